@@ -1,0 +1,44 @@
+"""Active learning for neural networks, with a modAL-compatible core.
+
+The core (:class:`ActiveLearner`, :class:`Committee`, :class:`Pool` and the strategy
+modules) needs only NumPy and scikit-learn. The adapters, :class:`TorchAdapter` and
+:class:`KerasAdapter`, are imported on first access, together with their framework.
+"""
+
+import importlib
+
+from al_adapters import batch, combination, disagreement, selection, uncertainty
+from al_adapters.committee import Committee
+from al_adapters.learner import ActiveLearner
+from al_adapters.pool import Pool
+
+__version__ = "0.1.0.dev0"
+
+__all__ = [
+    "ActiveLearner",
+    "Committee",
+    "Pool",
+    "batch",
+    "combination",
+    "disagreement",
+    "selection",
+    "uncertainty",
+    "__version__",
+]
+
+# name -> (module that defines it, extra that installs its framework)
+_ADAPTERS = {
+    "TorchAdapter": ("al_adapters.adapters.torch", "torch"),
+    "KerasAdapter": ("al_adapters.adapters.keras", "keras"),
+}
+
+
+def __getattr__(name):
+    if name in _ADAPTERS:
+        module_name, _ = _ADAPTERS[name]
+        return getattr(importlib.import_module(module_name), name)
+    raise AttributeError(f"module 'al_adapters' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_ADAPTERS))

@@ -1,0 +1,70 @@
+"""Running a query strategy, over a plain pool or a :class:`~al_adapters.Pool`."""
+
+import warnings
+
+import numpy as np
+
+from al_adapters import _backend, _rows
+from al_adapters._validation import check_row_shape
+from al_adapters.pool import Pool
+
+
+def run_query(model, X_pool, query_args, query_kwargs, *, return_metrics, row_shape):
+    """Call ``model.query_strategy`` on ``X_pool``; return modAL's query result.
+
+    With a :class:`Pool`, the strategy sees only the unlabelled rows (a lazy
+    :class:`~al_adapters._rows.RowView` for built-in strategies, a copy of those
+    rows for others) and its positions are mapped back to rows of ``Pool.X``.
+    """
+    if isinstance(X_pool, Pool):
+        candidates = X_pool.unlabelled_indices
+        if candidates.size == 0:
+            raise ValueError("the pool has no unlabelled rows left to query")
+        source = X_pool.X
+    else:
+        candidates = None
+        source = X_pool.materialize() if isinstance(X_pool, _rows.RowView) else X_pool
+        if _rows.n_rows(source) == 0:
+            raise ValueError("the pool is empty: there is nothing to query")
+    check_row_shape(source, row_shape, name="X_pool")
+
+    strategy = model.query_strategy
+    if candidates is None:
+        X = source
+    elif getattr(strategy, "reads_row_views", False):
+        X = _rows.RowView(source, candidates)
+    else:
+        X = _rows.take_rows(source, candidates)
+
+    result = strategy(model, X, *query_args, **query_kwargs)
+    indices, metrics = result if isinstance(result, tuple) else (result, None)
+    indices = _as_indices(indices, _rows.n_rows(X))
+    if candidates is not None:
+        indices = candidates[indices]
+    rows = _rows.take_rows(source, indices)
+    if not return_metrics:
+        return indices, rows
+    if metrics is None:
+        warnings.warn(
+            f"the query strategy {getattr(strategy, '__name__', strategy)!r} returned "
+            "no scores, so the metrics are None",
+            stacklevel=3,
+        )
+    return indices, rows, metrics
+
+
+def _as_indices(indices, n_candidates):
+    indices = np.asarray(_backend.to_numpy(indices)).reshape(-1)
+    if indices.size and indices.dtype.kind not in "iu":
+        raise TypeError(
+            "the query strategy must return integer row indices, got dtype "
+            f"{indices.dtype}"
+        )
+    indices = indices.astype(np.intp)
+    outside = indices[(indices < 0) | (indices >= n_candidates)]
+    if outside.size:
+        raise ValueError(
+            f"the query strategy returned indices {outside.tolist()} outside the "
+            f"{n_candidates} candidate rows"
+        )
+    return indices

@@ -1,0 +1,127 @@
+"""Reading rows of any supported container without copying the whole of it.
+
+Pools and training sets come as NumPy arrays (memmaps included), lists, pandas
+objects, SciPy sparse matrices or tensors. These helpers count, take and slice
+their rows, and :class:`RowView` walks a subset of rows in chunks, so strategies
+can score a pool while holding one chunk at a time.
+"""
+
+import sys
+
+import numpy as np
+import scipy.sparse as sp
+
+
+def _is_pandas(X):
+    pd = sys.modules.get("pandas")
+    return pd is not None and isinstance(X, (pd.DataFrame, pd.Series))
+
+
+def _as_indexable(X):
+    if sp.issparse(X) and X.format not in ("csr", "csc"):
+        return X.tocsr()
+    return X
+
+
+def n_rows(X):
+    """Return the number of rows of ``X``."""
+    if isinstance(X, RowView):
+        return len(X)
+    shape = getattr(X, "shape", None)
+    if shape is not None and len(shape) > 0:
+        return int(shape[0])
+    return len(X)
+
+
+def row_shape(X):
+    """Return the shape of one row of ``X``, or None when rows have no fixed shape."""
+    if isinstance(X, RowView):
+        return row_shape(X.data)
+    if isinstance(X, (list, tuple)):
+        return row_shape(np.asarray(X)) if X and not isinstance(X[0], str) else None
+    shape = getattr(X, "shape", None)
+    if shape is None or len(shape) == 0:
+        return None
+    return tuple(int(d) for d in shape[1:])
+
+
+def take_rows(X, indices):
+    """Return the rows of ``X`` at ``indices`` (a 1-D integer array), in that order."""
+    if isinstance(X, RowView):
+        return X.take(indices)
+    indices = np.asarray(indices, dtype=np.intp)
+    if _is_pandas(X):
+        return X.iloc[indices]
+    if isinstance(X, (list, tuple)):
+        return [X[i] for i in indices]
+    return _as_indexable(X)[indices]
+
+
+def slice_rows(X, start, stop):
+    """Return rows ``start:stop`` of ``X`` (a view where the container allows it)."""
+    if _is_pandas(X):
+        return X.iloc[start:stop]
+    return _as_indexable(X)[start:stop]
+
+
+class RowView:
+    """The rows of ``data`` at ``positions``, read lazily.
+
+    Built-in strategies receive a ``RowView`` of a pool's unlabelled rows instead of
+    a copy of them; they read it one chunk at a time and return positions in the
+    view.
+
+    Parameters
+    ----------
+    data : array-like
+        The full container. It is never copied whole.
+    positions : array of shape (n_rows,), default=None
+        Row numbers of ``data`` in the view, in increasing order. None means every row.
+    """
+
+    def __init__(self, data, positions=None):
+        self.data = _as_indexable(data)
+        self.positions = None if positions is None else np.asarray(positions, np.intp)
+
+    def __len__(self):
+        if self.positions is None:
+            return n_rows(self.data)
+        return len(self.positions)
+
+    @property
+    def shape(self):
+        """Shape of the view as if it were an array: ``(n_rows, *row_shape)``."""
+        return (len(self), *(row_shape(self.data) or ()))
+
+    def chunks(self, chunk_size):
+        """Yield ``(start, rows)`` for chunks of at most ``chunk_size`` rows."""
+        for start in range(0, len(self), chunk_size):
+            stop = min(start + chunk_size, len(self))
+            if self.positions is None:
+                yield start, slice_rows(self.data, start, stop)
+            else:
+                yield start, take_rows(self.data, self.positions[start:stop])
+
+    def take(self, indices):
+        """Return the rows at ``indices`` (positions in the view)."""
+        indices = np.asarray(indices, dtype=np.intp)
+        if self.positions is not None:
+            indices = self.positions[indices]
+        return take_rows(self.data, indices)
+
+    def materialize(self):
+        """Return the rows of the view as one container of the data's type."""
+        if self.positions is None:
+            return self.data
+        return take_rows(self.data, self.positions)
+
+
+def as_row_view(X):
+    """Return ``X`` as a :class:`RowView` (itself when it already is one)."""
+    return X if isinstance(X, RowView) else RowView(X)
+
+
+def reads_row_views(strategy):
+    """Mark a query strategy as able to take a :class:`RowView` in place of ``X``."""
+    strategy.reads_row_views = True
+    return strategy

@@ -1,0 +1,437 @@
+"""The active learner: an estimator, its labelled data and a query strategy."""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import inspect
+import sys
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from sklearn.base import BaseEstimator
+from sklearn.exceptions import NotFittedError
+from sklearn.pipeline import Pipeline
+from sklearn.utils.validation import check_is_fitted, check_random_state
+
+from al_adapters import _backend, _rows
+from al_adapters._buffer import RowBuffer
+from al_adapters._query import run_query
+from al_adapters._typing import (
+    Array,
+    Labels,
+    QueryResult,
+    QueryStrategy,
+    RandomStateLike,
+    Rows,
+)
+from al_adapters._validation import (
+    check_known_labels,
+    check_labels,
+    check_row_shape,
+    check_rows,
+    finiteness,
+)
+from al_adapters.uncertainty import uncertainty_sampling
+
+if TYPE_CHECKING:
+    from al_adapters.pool import Pool
+
+__all__ = ["ActiveLearner"]
+
+
+class ActiveLearner(BaseEstimator):
+    """An estimator, its labelled data, and a strategy that picks what to label next.
+
+    A drop-in for ``modAL.models.ActiveLearner``: same arguments, methods and return
+    values. Differences, all deliberate, are listed in ``docs/migrating-from-modal.md``.
+
+    Parameters
+    ----------
+    estimator : estimator
+        Anything with ``fit`` and ``predict_proba``; ``partial_fit`` is used by
+        ``teach(only_new=True)`` when present. Our :class:`~al_adapters.TorchAdapter`
+        and :class:`~al_adapters.KerasAdapter` fit here.
+    query_strategy : callable, default=uncertainty_sampling
+        ``query_strategy(learner, X_pool, *args, **kwargs)`` returning indices, or a
+        tuple ``(indices, scores)``.
+    X_training : array-like of shape (n_samples, ...), default=None
+        Initial labelled rows. When given, the estimator is fitted on them at once.
+    y_training : array-like of shape (n_samples,), default=None
+        Labels of ``X_training``.
+    bootstrap_init : bool, default=False
+        Fit the initial model on a bootstrap resample of the initial data.
+    on_transformed : bool, default=False
+        Let distance-based strategies (ranked batch) work on the data as transformed
+        by all steps of a :class:`~sklearn.pipeline.Pipeline` estimator but the last.
+    random_state : int, RandomState instance, Generator or None, default=None
+        Source of the bootstrap resamples. Seeding it makes them reproducible; the
+        global NumPy random state is never used.
+    force_all_finite : bool or 'allow-nan', default=True
+        Whether new rows must be free of NaN and infinity (modAL's name for
+        scikit-learn's ``ensure_all_finite``).
+    **fit_kwargs
+        Passed to the estimator's ``fit`` for the initial fit.
+
+    Attributes
+    ----------
+    X_training : array-like or None
+        All rows taught so far (None until something is taught).
+    y_training : array-like or None
+        Their labels.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_iris
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from al_adapters import ActiveLearner
+    >>> X, y = load_iris(return_X_y=True)
+    >>> learner = ActiveLearner(
+    ...     LogisticRegression(max_iter=500), X_training=X[::30], y_training=y[::30]
+    ... )
+    >>> query_idx, query_rows = learner.query(X, n_instances=2)
+    >>> learner.teach(X[query_idx], y[query_idx])
+    >>> learner.X_training.shape
+    (7, 4)
+    """
+
+    def __init__(
+        self,
+        estimator: Any,
+        query_strategy: QueryStrategy = uncertainty_sampling,
+        X_training: Rows | None = None,
+        y_training: Labels | None = None,
+        bootstrap_init: bool = False,
+        on_transformed: bool = False,
+        random_state: RandomStateLike = None,
+        force_all_finite: bool | str = True,
+        **fit_kwargs: Any,
+    ) -> None:
+        if not callable(query_strategy):
+            raise TypeError(f"query_strategy must be callable, got {query_strategy!r}")
+        self.estimator = estimator
+        self.query_strategy = query_strategy
+        self.bootstrap_init = bootstrap_init
+        self.on_transformed = on_transformed
+        self.random_state = random_state
+        self.force_all_finite = finiteness(force_all_finite)
+        self._rng = _as_generator(random_state)
+        self._X = RowBuffer()
+        self._y = RowBuffer()
+        if X_training is not None:
+            self.fit(X_training, y_training, bootstrap=bootstrap_init, **fit_kwargs)
+
+    # -- training data --------------------------------------------------------
+
+    @property
+    def X_training(self) -> Rows | None:
+        """The rows taught so far, or None."""
+        return self._X.data
+
+    @X_training.setter
+    def X_training(self, X: Rows | None) -> None:
+        self._X = RowBuffer(None if X is None else _as_rows(X))
+
+    @property
+    def y_training(self) -> Labels | None:
+        """The labels taught so far, or None."""
+        return self._y.data
+
+    @y_training.setter
+    def y_training(self, y: Labels | None) -> None:
+        self._y = RowBuffer(None if y is None else _as_labels(y))
+
+    @property
+    def Xt_training(self) -> Rows | None:
+        """``X_training`` as transformed by the estimator's pipeline (if any)."""
+        if self.X_training is None:
+            return None
+        return self.transform_without_estimating(self.X_training)
+
+    def transform_without_estimating(self, X: Rows) -> Rows:
+        """Apply every step of a Pipeline estimator but the last; else return ``X``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, ...)
+            Rows to transform.
+
+        Returns
+        -------
+        Xt : array-like
+            The transformed rows, or ``X`` itself for an estimator that is not a
+            :class:`~sklearn.pipeline.Pipeline`.
+        """
+        if isinstance(self.estimator, Pipeline):
+            return self.estimator[:-1].transform(X)
+        return X
+
+    def _checked(self, X, y):
+        """Validate a block of labelled rows and return it in storable form."""
+        X = _as_rows(X)
+        n = check_rows(X, ensure_all_finite=self.force_all_finite)
+        y = check_labels(_as_labels(y), n)
+        return X, y
+
+    def _row_shape(self):
+        if self.X_training is not None:
+            return _rows.row_shape(self.X_training)
+        n_features = getattr(self.estimator, "n_features_in_", None)
+        return None if n_features is None else (int(n_features),)
+
+    def _check_classes(self, y, *, incremental):
+        """Check ``y`` against the classes the estimator declares or was fitted on."""
+        params = (
+            self.estimator.get_params() if hasattr(self.estimator, "get_params") else {}
+        )
+        declared = params.get("classes")
+        if declared is not None and len(declared):
+            check_known_labels(y, declared, source="its classes")
+        elif incremental and _is_fitted(self.estimator):
+            fitted = getattr(self.estimator, "classes_", None)
+            check_known_labels(y, fitted, source="the classes it was fitted on")
+
+    def _add_training_data(self, X, y):
+        """Append labelled rows to the training data without refitting."""
+        X, y = self._checked(X, y)
+        check_row_shape(X, self._row_shape())
+        self._append(X, y)
+
+    def _append(self, X, y):
+        if self.X_training is None:
+            self._X, self._y = RowBuffer(), RowBuffer()
+        try:
+            self._X.append(X)
+            self._y.append(y)
+        except (ValueError, TypeError) as exc:
+            raise ValueError(
+                "the new rows and labels must agree with the training data and "
+                f"labels taught so far: {exc}"
+            ) from exc
+
+    @contextlib.contextmanager
+    def _transaction(self):
+        """Undo all changes to the training data and estimator if the body fails."""
+        X_buffer, y_buffer, n = self._X, self._y, len(self._X)
+        estimator_state = copy.deepcopy(self.estimator).__dict__
+        try:
+            yield
+        except BaseException:
+            X_buffer.truncate(n)
+            y_buffer.truncate(n)
+            self._X, self._y = X_buffer, y_buffer
+            self.estimator.__dict__.clear()
+            self.estimator.__dict__.update(estimator_state)
+            raise
+
+    # -- fitting --------------------------------------------------------------
+
+    def _bootstrap(self, X, y):
+        n = _rows.n_rows(X)
+        idx = _bootstrap_indices(self._rng, n)
+        return _rows.take_rows(X, idx), _rows.take_rows(y, idx)
+
+    def _fit_to_known(self, bootstrap=False, **fit_kwargs):
+        """Fit the estimator on all the training data (a bootstrap resample of it)."""
+        X, y = self.X_training, self.y_training
+        if bootstrap:
+            X, y = self._bootstrap(X, y)
+        self.estimator.fit(X, y, **fit_kwargs)
+        return self
+
+    def _fit_on_new(self, X, y, bootstrap=False, **fit_kwargs):
+        """Train on new rows only: ``partial_fit`` when the estimator has one."""
+        if bootstrap:
+            X, y = self._bootstrap(X, y)
+        partial_fit = getattr(self.estimator, "partial_fit", None)
+        if partial_fit is None:
+            self.estimator.fit(X, y, **fit_kwargs)
+            return self
+        if self._needs_classes(partial_fit, fit_kwargs):
+            fit_kwargs = {
+                "classes": np.unique(_backend.to_numpy(self.y_training)),
+                **fit_kwargs,
+            }
+        partial_fit(X, y, **fit_kwargs)
+        return self
+
+    def _needs_classes(self, partial_fit, fit_kwargs):
+        """Tell whether a first ``partial_fit`` must be given ``classes``."""
+        if "classes" in fit_kwargs or _is_fitted(self.estimator):
+            return False
+        if "classes" not in inspect.signature(partial_fit).parameters:
+            return False
+        params = (
+            self.estimator.get_params() if hasattr(self.estimator, "get_params") else {}
+        )
+        return params.get("classes") is None
+
+    def fit(
+        self, X: Rows, y: Labels, bootstrap: bool = False, **fit_kwargs: Any
+    ) -> ActiveLearner:
+        """Forget the training data, keep only ``(X, y)`` and refit from scratch.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, ...)
+            The new training rows.
+        y : array-like of shape (n_samples,)
+            Their labels.
+        bootstrap : bool, default=False
+            Fit on a bootstrap resample of ``(X, y)``.
+        **fit_kwargs
+            Passed to the estimator's ``fit``.
+
+        Returns
+        -------
+        self : ActiveLearner
+            The learner. If fitting fails, its data and estimator are as before.
+        """
+        X, y = self._checked(X, y)
+        self._check_classes(y, incremental=False)
+        with self._transaction():
+            self._X, self._y = RowBuffer(X), RowBuffer(y)
+            self._fit_to_known(bootstrap=bootstrap, **fit_kwargs)
+        return self
+
+    def teach(
+        self,
+        X: Rows,
+        y: Labels,
+        bootstrap: bool = False,
+        only_new: bool = False,
+        **fit_kwargs: Any,
+    ) -> None:
+        """Add labelled rows to the training data and train on them.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, ...)
+            The newly labelled rows.
+        y : array-like of shape (n_samples,)
+            Their labels.
+        bootstrap : bool, default=False
+            Train on a bootstrap resample drawn from ``random_state``.
+        only_new : bool, default=False
+            Train only on ``(X, y)``, continuing from the current model: the
+            estimator's ``partial_fit`` when it has one, else its ``fit``. The rows
+            are added to ``X_training`` either way. With False, the estimator is
+            refitted from scratch on all the training data.
+        **fit_kwargs
+            Passed to ``fit`` (or ``partial_fit``).
+
+        Notes
+        -----
+        A call that raises leaves ``X_training``, ``y_training`` and the estimator
+        exactly as they were.
+        """
+        X, y = self._check_teach(X, y, only_new=only_new)
+        with self._transaction():
+            self._teach_checked(X, y, bootstrap, only_new, fit_kwargs)
+
+    def _check_teach(self, X, y, *, only_new):
+        X, y = self._checked(X, y)
+        check_row_shape(X, self._row_shape())
+        incremental = only_new and hasattr(self.estimator, "partial_fit")
+        self._check_classes(y, incremental=incremental)
+        return X, y
+
+    def _teach_checked(self, X, y, bootstrap, only_new, fit_kwargs):
+        self._append(X, y)
+        if only_new:
+            self._fit_on_new(X, y, bootstrap=bootstrap, **fit_kwargs)
+        else:
+            self._fit_to_known(bootstrap=bootstrap, **fit_kwargs)
+
+    # -- querying and predicting ----------------------------------------------
+
+    def query(
+        self,
+        X_pool: Rows | Pool,
+        *query_args: Any,
+        return_metrics: bool = False,
+        **query_kwargs: Any,
+    ) -> QueryResult:
+        """Pick the rows of ``X_pool`` to label next.
+
+        Parameters
+        ----------
+        X_pool : array-like of shape (n_samples, ...) or Pool
+            The candidates. With a :class:`~al_adapters.Pool`, only its unlabelled
+            rows are considered and the indices refer to rows of ``Pool.X``.
+        *query_args
+            Passed to the query strategy.
+        return_metrics : bool, default=False
+            Also return the scores of the chosen rows.
+        **query_kwargs
+            Passed to the query strategy, such as ``n_instances=5``.
+
+        Returns
+        -------
+        query_idx : ndarray of int
+            Indices of the chosen rows.
+        query_rows : array-like
+            ``X_pool[query_idx]``.
+        metrics : ndarray or None
+            Only with ``return_metrics=True``: the strategy's scores of those rows.
+        """
+        return run_query(
+            self,
+            X_pool,
+            query_args,
+            query_kwargs,
+            return_metrics=return_metrics,
+            row_shape=self._row_shape(),
+        )
+
+    def predict(self, X: Rows, **predict_kwargs: Any) -> Any:
+        """Return the estimator's predictions for ``X``."""
+        return self.estimator.predict(X, **predict_kwargs)
+
+    def predict_proba(self, X: Rows, **predict_proba_kwargs: Any) -> Array:
+        """Return the estimator's class probabilities for ``X``."""
+        return self.estimator.predict_proba(X, **predict_proba_kwargs)
+
+    def score(self, X: Rows, y: Labels, **score_kwargs: Any) -> float:
+        """Return the estimator's score on ``(X, y)``."""
+        return self.estimator.score(X, y, **score_kwargs)
+
+    def __sklearn_is_fitted__(self) -> bool:
+        return _is_fitted(self.estimator)
+
+
+def _is_fitted(estimator):
+    try:
+        check_is_fitted(estimator)
+    except (NotFittedError, TypeError):
+        return False
+    return True
+
+
+def _as_rows(X):
+    if isinstance(X, (list, tuple)):
+        return np.asarray(X)
+    return X
+
+
+def _as_labels(y):
+    pd = sys.modules.get("pandas")
+    if pd is not None and isinstance(y, (pd.Series, pd.DataFrame)):
+        return y.to_numpy()
+    if isinstance(y, (list, tuple)):
+        return np.asarray(y)
+    return y
+
+
+def _as_generator(random_state):
+    if isinstance(random_state, (np.random.Generator, np.random.RandomState)):
+        return random_state
+    if random_state is None:
+        return np.random.default_rng()
+    return check_random_state(random_state)
+
+
+def _bootstrap_indices(rng, n):
+    if isinstance(rng, np.random.Generator):
+        return rng.integers(0, n, size=n)
+    return rng.randint(0, n, size=n)

@@ -1,0 +1,198 @@
+"""Selecting the highest-scoring rows.
+
+:class:`RunningTopK` keeps the best ``k`` scores over a stream of chunks, on the
+device and in the array library of the scores; only the final ``k`` indices and
+scores come back to the host. Ties go to the lower index, or to a seeded random
+order with ``random_tie_break=True``. :func:`multi_argmax` and
+:func:`shuffled_argmax` are modAL's selectors, built on it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.utils import check_random_state
+
+from al_adapters import _backend
+from al_adapters._typing import Array, RandomStateLike
+from al_adapters._validation import check_n_instances
+
+__all__ = ["RunningTopK", "multi_argmax", "shuffled_argmax"]
+
+
+class RunningTopK:
+    """The ``k`` highest scores seen so far, over chunks of one stream.
+
+    Parameters
+    ----------
+    k : int
+        How many rows to keep.
+    random_tie_break : bool, default=False
+        Break ties between equal scores in a random order (drawn from
+        ``random_state``) instead of by lowest index.
+    random_state : int, RandomState instance or None, default=None
+        Seed for the tie-break order. None draws fresh entropy, never the global
+        NumPy random state.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from al_adapters.selection import RunningTopK
+    >>> top = RunningTopK(2)
+    >>> top.update(np.array([0.1, 0.9, 0.3]), start=0)
+    >>> top.update(np.array([0.9, 0.5]), start=3)
+    >>> top.result()
+    (array([1, 3]), array([0.9, 0.9]))
+    """
+
+    def __init__(
+        self,
+        k: int,
+        *,
+        random_tie_break: bool = False,
+        random_state: RandomStateLike = None,
+    ) -> None:
+        self.k = k
+        self.random_tie_break = random_tie_break
+        self.random_state = random_state
+        self._rng = _make_rng(random_state) if random_tie_break else None
+        self._scores = self._keys = self._positions = None
+
+    def update(self, scores: Array, start: int) -> None:
+        """Merge the scores of rows ``start, start + 1, ...`` into the running top.
+
+        Parameters
+        ----------
+        scores : array of shape (n_rows,)
+            Scores of one chunk, in any supported array library.
+        start : int
+            Index of the chunk's first row in the whole stream. Chunks must come in
+            increasing order of ``start``.
+        """
+        xp = _backend.get_namespace(scores)
+        dev = _backend.device(scores)
+        n = scores.shape[0]
+        positions = xp.arange(start, start + n, dtype=xp.int64, device=dev)
+        if xp.isdtype(scores.dtype, "real floating"):
+            scores = xp.where(xp.isnan(scores), -xp.inf, scores)
+        if self._rng is None:
+            keys = positions
+        else:
+            keys = xp.asarray(self._rng.random(n), device=dev)
+        if self._scores is not None:
+            scores = xp.concat([self._scores, scores])
+            keys = xp.concat([self._keys, keys])
+            positions = xp.concat([self._positions, positions])
+        keep = _top_k_unordered(xp, scores, keys, self.k)
+        self._scores = xp.take(scores, keep)
+        self._keys = xp.take(keys, keep)
+        self._positions = xp.take(positions, keep)
+
+    def result(self) -> tuple[np.ndarray, np.ndarray]:
+        """Return ``(indices, scores)`` as NumPy arrays, best first."""
+        if self._scores is None:
+            return np.empty(0, dtype=np.int64), np.empty(0)
+        xp = _backend.get_namespace(self._scores)
+        by_key = xp.argsort(self._keys, stable=True)
+        by_score = xp.argsort(
+            xp.take(self._scores, by_key), descending=True, stable=True
+        )
+        order = xp.take(by_key, by_score)
+        indices = _backend.to_numpy(xp.take(self._positions, order))
+        return indices.astype(np.int64), _backend.to_numpy(xp.take(self._scores, order))
+
+
+def _top_k_unordered(xp, scores, keys, k):
+    """Return the indices of the ``k`` best rows by (score desc, key asc)."""
+    n = scores.shape[0]
+    if n <= k:
+        return xp.arange(n, device=_backend.device(scores))
+    threshold = _backend.kth_largest(scores, k)
+    above = xp.nonzero(scores > threshold)[0]
+    tied = xp.nonzero(scores == threshold)[0]
+    needed = k - above.shape[0]
+    if tied.shape[0] > needed:
+        first = xp.argsort(xp.take(keys, tied), stable=True)[:needed]
+        tied = xp.take(tied, first)
+    return xp.concat([above, tied])
+
+
+def _make_rng(random_state):
+    if random_state is None:
+        return np.random.default_rng()
+    return check_random_state(random_state)
+
+
+def multi_argmax(values: Array, n_instances: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """Return the indices and values of the ``n_instances`` largest values.
+
+    Ties go to the lowest index; the result is ordered best first.
+
+    Parameters
+    ----------
+    values : array of shape (n_samples,)
+        Scores, in any supported array library.
+    n_instances : int, default=1
+        How many indices to return.
+
+    Returns
+    -------
+    indices : ndarray of shape (n_instances,)
+        Positions of the largest values.
+    values : ndarray of shape (n_instances,)
+        The values at those positions.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from al_adapters.selection import multi_argmax
+    >>> multi_argmax(np.array([0.2, 0.7, 0.7, 0.1]), n_instances=2)
+    (array([1, 2]), array([0.7, 0.7]))
+    """
+    return _select(values, n_instances, random_tie_break=False, random_state=None)
+
+
+def shuffled_argmax(
+    values: Array, n_instances: int = 1, random_state: RandomStateLike = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Return the ``n_instances`` largest values, breaking ties at random.
+
+    Parameters
+    ----------
+    values : array of shape (n_samples,)
+        Scores, in any supported array library.
+    n_instances : int, default=1
+        How many indices to return.
+    random_state : int, RandomState instance or None, default=None
+        Seed for the tie-break order.
+
+    Returns
+    -------
+    indices : ndarray of shape (n_instances,)
+        Positions of the largest values.
+    values : ndarray of shape (n_instances,)
+        The values at those positions.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from al_adapters.selection import shuffled_argmax
+    >>> idx, _ = shuffled_argmax(np.ones(5), n_instances=2, random_state=0)
+    >>> len(set(idx.tolist()))
+    2
+    """
+    return _select(
+        values, n_instances, random_tie_break=True, random_state=random_state
+    )
+
+
+def _select(values, n_instances, *, random_tie_break, random_state):
+    if isinstance(values, (list, tuple)):
+        values = np.asarray(values)
+    if len(values.shape) != 1:
+        raise ValueError(f"values must be 1-D, got shape {tuple(values.shape)}")
+    n_instances = check_n_instances(n_instances, values.shape[0])
+    top = RunningTopK(
+        n_instances, random_tie_break=random_tie_break, random_state=random_state
+    )
+    top.update(values, start=0)
+    return top.result()
