@@ -8,6 +8,11 @@ nox.options.error_on_missing_interpreters = True
 # The oldest and the newest scikit-learn we support.
 SKLEARN_VERSIONS = ["1.6.1", "latest"]
 
+# Frameworks the adapter tests run on: CPU builds. torch 2.13.0 is the CPU wheel
+# that this project's machines carry locally; a plain "torch" would pull CUDA.
+TORCH = []
+KERAS = []
+
 
 @nox.session
 def lint(session):
@@ -22,7 +27,7 @@ def lint(session):
 @nox.parametrize("sklearn", SKLEARN_VERSIONS)
 def tests(session, sklearn):
     """Run the test suite (doctests included) against one scikit-learn version."""
-    session.install("-e", ".[test]")
+    session.install("-e", ".[test]", *TORCH, *KERAS)
     if sklearn != "latest":
         session.install(f"scikit-learn=={sklearn}")
     session.run(
