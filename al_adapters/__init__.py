@@ -7,7 +7,14 @@ modules) needs only NumPy and scikit-learn. The adapters, :class:`TorchAdapter` 
 
 import importlib
 
-from al_adapters import batch, combination, disagreement, selection, uncertainty
+from al_adapters import (
+    batch,
+    bayesian,
+    combination,
+    disagreement,
+    selection,
+    uncertainty,
+)
 from al_adapters.committee import Committee
 from al_adapters.learner import ActiveLearner
 from al_adapters.pool import Pool
@@ -19,6 +26,7 @@ __all__ = [
     "Committee",
     "Pool",
     "batch",
+    "bayesian",
     "combination",
     "disagreement",
     "selection",
