@@ -8,10 +8,14 @@ arguments. It holds only what is used; it never calls
 operation next to its operands, and new arrays are created inside
 ``tf.device(device)``.
 
+Names such as ``sum``, ``max`` and ``any`` shadow the builtins here, as the
+array API requires; the module uses ``builtins.*`` where it needs the originals.
+
 Import it only once TensorFlow is imported (an array cannot be a ``tf.Tensor``
 otherwise); :func:`al_adapters._backend.get_namespace` does so.
 """
 
+import builtins
 import contextlib
 
 import numpy as np
@@ -45,7 +49,7 @@ def _placed(device):
 def isdtype(dtype, kind):
     """Tell whether ``dtype`` is of ``kind`` (a name, a dtype or a tuple of them)."""
     if isinstance(kind, tuple):
-        return any(isdtype(dtype, k) for k in kind)
+        return builtins.any(isdtype(dtype, k) for k in kind)
     if isinstance(kind, str):
         return _KINDS[kind](tf.as_dtype(dtype))
     return tf.as_dtype(dtype) == tf.as_dtype(kind)
