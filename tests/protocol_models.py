@@ -14,12 +14,15 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 class TorchProtocolEstimator(ClassifierMixin, BaseEstimator):
     """A torch MLP (Linear, ReLU, Dropout, Linear) with random weights from ``seed``."""
 
-    def __init__(self, n_features=4, n_classes=3, hidden=16, dropout=0.5, seed=0):
+    def __init__(
+        self, n_features=4, n_classes=3, hidden=16, dropout=0.5, seed=0, device="cpu"
+    ):
         self.n_features = n_features
         self.n_classes = n_classes
         self.hidden = hidden
         self.dropout = dropout
         self.seed = seed
+        self.device = device
 
     def fit(self, X=None, y=None):
         import torch
@@ -35,7 +38,7 @@ class TorchProtocolEstimator(ClassifierMixin, BaseEstimator):
         with torch.no_grad():
             for parameter in self.module_.parameters():
                 parameter.copy_(torch.randn(parameter.shape, generator=generator))
-        self.module_.eval()
+        self.module_.to(self.device).eval()
         self.classes_ = np.arange(self.n_classes)
         self.calls_ = []
         self.sample_calls_ = []
@@ -44,9 +47,9 @@ class TorchProtocolEstimator(ClassifierMixin, BaseEstimator):
     def to_device(self, X):
         import torch
 
-        if isinstance(X, torch.Tensor):
-            return X.to(dtype=torch.float32)
-        return torch.as_tensor(np.asarray(X), dtype=torch.float32)
+        if not isinstance(X, torch.Tensor):
+            X = torch.as_tensor(np.asarray(X))
+        return X.to(device=self.device, dtype=torch.float32)
 
     def _forward(self, X):
         import torch
@@ -64,7 +67,7 @@ class TorchProtocolEstimator(ClassifierMixin, BaseEstimator):
             raise NotFittedError("not fitted")
         if isinstance(X, torch.Tensor):
             return self._forward(X)
-        return self._forward(self.to_device(X)).numpy()
+        return self._forward(self.to_device(X)).cpu().numpy()
 
     def predict(self, X):
         proba = np.asarray(self.predict_proba(np.asarray(X, dtype=np.float32)))
@@ -76,7 +79,8 @@ class TorchProtocolEstimator(ClassifierMixin, BaseEstimator):
         tensor_in = isinstance(X, torch.Tensor)
         X = self.to_device(X)
         self.sample_calls_.append(int(X.shape[0]))
-        with torch.random.fork_rng(devices=[]):
+        devices = [X.device] if X.device.type == "cuda" else []
+        with torch.random.fork_rng(devices=devices):
             if random_state is not None:
                 torch.manual_seed(random_state)
             for layer in self.module_.modules():
@@ -92,7 +96,7 @@ class TorchProtocolEstimator(ClassifierMixin, BaseEstimator):
                     )
             finally:
                 self.module_.eval()
-        return samples if tensor_in else samples.numpy()
+        return samples if tensor_in else samples.cpu().numpy()
 
 
 class KerasProtocolEstimator(ClassifierMixin, BaseEstimator):

@@ -228,3 +228,40 @@ def test_custom_predict_proba_strategies_keep_working(iris):
     assert len(idx) == 2
     assert not set(idx) & {0, 1}
     assert_array_equal(rows, X[idx])
+
+
+def _cuda_available():
+    try:
+        import torch
+    except ImportError:
+        return False
+    return torch.cuda.is_available()
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not _cuda_available(), reason="needs a CUDA device")
+def test_a_cuda_pool_is_scored_on_the_device(rng):
+    import torch
+
+    from al_adapters.bayesian import bald_sampling
+    from tests.protocol_models import TorchProtocolEstimator
+
+    X = rng.normal(size=(5000, 4)).astype(np.float32)
+    cpu = TorchProtocolEstimator(device="cpu").fit()
+    gpu = TorchProtocolEstimator(device="cuda").fit()
+    on_device = torch.from_numpy(X).cuda()
+    parts = list(
+        iter_scores(
+            gpu, on_device, lambda m, c: m.predict_proba(c)[:, 0], chunk_size=999
+        )
+    )
+    assert all(scores.device.type == "cuda" for _, scores in parts)
+    cpu_idx, cpu_scores = entropy_sampling(cpu, X, n_instances=5)
+    gpu_idx, gpu_scores = entropy_sampling(gpu, on_device, n_instances=5)
+    assert_array_equal(gpu_idx, cpu_idx)
+    np.testing.assert_allclose(gpu_scores, cpu_scores, rtol=1e-4)
+    idx, scores = bald_sampling(
+        gpu, on_device, n_instances=5, random_state=0, mixed_precision="float16"
+    )
+    assert scores.dtype == np.float32
+    assert len(set(idx.tolist())) == 5

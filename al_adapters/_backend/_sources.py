@@ -99,23 +99,29 @@ class IndexedSource:
     def __init__(self, dataset, loader=None):
         self.dataset = dataset
         self.loader = loader
-        self._row_shape = None
+        self._first = None
 
     def __len__(self):
         return len(self.dataset)
 
+    def _first_inputs(self):
+        if self._first is None:
+            self._first = inputs_of(self.dataset[0])
+        return self._first
+
     @property
     def shape(self):
         """Shape of the pool as if it were an array: ``(n_rows, *row_shape)``."""
-        if self._row_shape is None and len(self):
-            first = inputs_of(self.dataset[0])
-            self._row_shape = tuple(int(d) for d in np.shape(first))
-        return (len(self), *(self._row_shape or ()))
+        if not len(self):
+            return (0,)
+        return (len(self), *(int(d) for d in np.shape(self._first_inputs())))
 
     @property
     def dtype(self):
         """Dtype of one row (read from the first item)."""
-        return getattr(inputs_of(self.dataset[0]), "dtype", np.dtype(np.float32))
+        if not len(self):
+            return np.dtype(np.float32)
+        return getattr(self._first_inputs(), "dtype", np.dtype(np.float32))
 
     def _collate(self):
         if self.loader is not None and self.loader.collate_fn is not None:
