@@ -7,8 +7,16 @@ modules) needs only NumPy and scikit-learn. The adapters, :class:`TorchAdapter` 
 
 import importlib
 
-from al_adapters import batch, combination, disagreement, selection, uncertainty
+from al_adapters import (
+    batch,
+    combination,
+    curves,
+    disagreement,
+    selection,
+    uncertainty,
+)
 from al_adapters.committee import Committee
+from al_adapters.curves import LearningCurves
 from al_adapters.learner import ActiveLearner
 from al_adapters.pool import Pool
 
@@ -18,8 +26,10 @@ __all__ = [
     "ActiveLearner",
     "Committee",
     "Pool",
+    "LearningCurves",
     "batch",
     "combination",
+    "curves",
     "disagreement",
     "selection",
     "uncertainty",
