@@ -2,7 +2,7 @@
 
 import nox
 
-nox.options.sessions = ["lint", "tests", "demo"]
+nox.options.sessions = ["lint", "tests", "docs", "demo"]
 nox.options.error_on_missing_interpreters = True
 
 # The oldest and the newest scikit-learn we support.
@@ -34,6 +34,15 @@ def tests(session, sklearn):
         "python", "-c", "import sklearn; print('scikit-learn', sklearn.__version__)"
     )
     session.run("pytest", *session.posargs)
+
+
+@nox.session
+def docs(session):
+    """Build the documentation; any Sphinx warning is an error."""
+    session.install("-e", ".[docs]", *TORCH, *KERAS)
+    session.run(
+        "sphinx-build", "-W", "--keep-going", "-b", "html", "docs", "docs/_build/html"
+    )
 
 
 @nox.session

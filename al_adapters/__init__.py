@@ -11,11 +11,13 @@ from al_adapters import (
     batch,
     bayesian,
     combination,
+    curves,
     disagreement,
     selection,
     uncertainty,
 )
 from al_adapters.committee import Committee
+from al_adapters.curves import LearningCurves
 from al_adapters.learner import ActiveLearner
 from al_adapters.pool import Pool
 
@@ -25,9 +27,11 @@ __all__ = [
     "ActiveLearner",
     "Committee",
     "Pool",
+    "LearningCurves",
     "batch",
     "bayesian",
     "combination",
+    "curves",
     "disagreement",
     "selection",
     "uncertainty",
