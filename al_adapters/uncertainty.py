@@ -125,9 +125,7 @@ def entropy(proba: Array, axis: int = 1) -> Array:
     """
     proba = _backend.at_least_float32(proba)
     xp = _backend.get_namespace(proba)
-    positive = proba > 0
-    logs = xp.log(xp.where(positive, proba, xp.ones_like(proba)))
-    return -xp.sum(xp.where(positive, proba * logs, xp.zeros_like(proba)), axis=axis)
+    return -xp.sum(_backend.xlogy(proba, proba), axis=axis)
 
 
 def _proba_measure(measure, predict_proba_kwargs):

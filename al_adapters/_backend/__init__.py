@@ -13,6 +13,7 @@ import sys
 
 import array_api_compat
 import numpy as np
+import scipy.special
 
 #: Floating dtypes narrower than this many bytes are widened before scoring.
 ACCUMULATION_ITEMSIZE = 4
@@ -117,6 +118,24 @@ def asarray_like(values, like):
     """Return NumPy ``values`` in the array library and on the device of ``like``."""
     xp = get_namespace(like)
     return xp.asarray(values, device=device(like))
+
+
+def xlogy(x, y):
+    """Return ``x * log(y)``, with 0 where ``x`` is 0, in the array library of ``x``.
+
+    One native call per library (``scipy.special.xlogy``, ``torch.special.xlogy``,
+    ``tf.math.xlogy``), so an entropy over a ``(T, n, C)`` array costs one
+    temporary of that size; other libraries get the generic two-``where`` form.
+    """
+    if is_numpy(x):
+        return scipy.special.xlogy(x, y)
+    if is_torch(x):
+        return sys.modules["torch"].special.xlogy(x, y)
+    if is_tensorflow(x):
+        return sys.modules["tensorflow"].math.xlogy(x, y)
+    xp = get_namespace(x, y)
+    nonzero = x != 0
+    return xp.where(nonzero, x * xp.log(xp.where(nonzero, y, 1.0)), 0.0)
 
 
 def kth_largest(scores, k):
