@@ -136,8 +136,7 @@ def all_scores(classifier, X, score_chunk, **kwargs):
 
 
 def _length_if_known(rows):
-    data = rows.data
-    if isinstance(data, StreamSource) and data._n_rows is None:
+    if isinstance(rows.data, StreamSource) and rows.data.known_length is None:
         return None
     return len(rows)
 

@@ -198,6 +198,11 @@ class StreamSource:
         return self._n_rows
 
     @property
+    def known_length(self):
+        """The number of rows if known without a pass over the stream, else None."""
+        return self._n_rows
+
+    @property
     def shape(self):
         """Shape of the pool as if it were an array: ``(n_rows, *row_shape)``."""
         if self._row_shape is None:
