@@ -228,10 +228,12 @@ def _stream(model, pool_numpy, n_samples):
     )[0]
 
 
-def worker(method, n_rows, n_samples, n_classes, repeats):
+def worker(method, n_rows, n_samples, n_classes, repeats, threads):
     """Set up one cell, run ``method`` ``repeats`` times, print a JSON line."""
     import torch
 
+    if threads:
+        torch.set_num_threads(threads)
     torch.manual_seed(0)
     pool_numpy = np.random.default_rng(0).normal(size=(n_rows, N_FEATURES))
     pool_numpy = pool_numpy.astype(np.float32)
@@ -278,9 +280,10 @@ def worker(method, n_rows, n_samples, n_classes, repeats):
 # -- driver side -----------------------------------------------------------------
 
 
-def _measure(method, n_rows, n_samples, n_classes, repeats):
+def _measure(method, n_rows, n_samples, n_classes, repeats, threads=0):
     command = [sys.executable, __file__, "--worker", method]
     command += [str(n_rows), str(n_samples), str(n_classes), str(repeats)]
+    command += [str(threads)]
     done = subprocess.run(command, capture_output=True, text=True)
     if done.returncode != 0:
         return {"error": done.stderr.strip().splitlines()[-1][:60]}
@@ -311,6 +314,15 @@ def main():
     parser.add_argument("--c", type=int, nargs="+", default=[10, 100])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--full", action="store_true", help="the issue's grid")
+    parser.add_argument(
+        "--threads", type=int, default=0, help="torch threads (0: torch's default)"
+    )
+    parser.add_argument(
+        "--methods",
+        nargs="+",
+        default=["stream", "host", "baal", "loop-passes", "loop-replicated"],
+        help="which rows to measure (baal only when installed)",
+    )
     parser.add_argument("--keras", action="store_true", help="add KerasAdapter")
     parser.add_argument("--plot", help="write a figure (needs matplotlib)")
     parser.add_argument("--json", help="also write the results as JSON")
@@ -318,10 +330,8 @@ def main():
     if args.full:
         args.n, args.t, args.c = [10_000, 100_000, 1_000_000], [1, 20, 100], [10, 100]
 
-    methods = ["stream", "host", "loop-passes", "loop-replicated"]
-    if _installed("baal"):
-        methods.append("baal")
-    print(f"load average before: {os.getloadavg()}")
+    methods = [m for m in args.methods if m != "baal" or _installed("baal")]
+    print(f"load average before: {os.getloadavg()}; torch threads: {args.threads}")
     results = []
     for n_rows, n_samples, n_classes in _cells(args):
         cell = {"N": n_rows, "T": n_samples, "C": n_classes}
@@ -331,12 +341,16 @@ def main():
                 result = {"error": f"skipped: needs {host_bytes / 2**30:.0f} GiB"}
             else:
                 repeats = args.repeats if n_rows * n_samples <= 2_000_000 else 1
-                result = _measure(method, n_rows, n_samples, n_classes, repeats)
+                result = _measure(
+                    method, n_rows, n_samples, n_classes, repeats, args.threads
+                )
             results.append({**cell, "method": method, **result})
             print(f"  {cell} {method}: {result}", file=sys.stderr)
     if args.keras:
         n_rows, n_classes = min(args.n), min(args.c)
-        result = _measure("stream-keras", n_rows, 20, n_classes, args.repeats)
+        result = _measure(
+            "stream-keras", n_rows, 20, n_classes, args.repeats, args.threads
+        )
         results.append({"N": n_rows, "T": 20, "C": n_classes, "method": "stream-keras"})
         results[-1].update(result)
     print(f"load average after: {os.getloadavg()}")
