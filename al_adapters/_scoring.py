@@ -38,7 +38,10 @@ CHUNK_BUDGET_BYTES = 64 * 2**20
 #: (the probabilities, their logs, products, a reduction's input).
 BYTES_PER_OUTPUT = 4 * 4
 MIN_CHUNK_ROWS = 16
-MAX_CHUNK_ROWS = 65536
+#: The model's hidden activations are not counted in the budget (the engine cannot
+#: see them); this cap keeps each forward pass's activations small, and on a CPU
+#: in cache, whatever T and C are.
+MAX_CHUNK_ROWS = 4096
 #: Classes assumed when the estimator does not tell (no ``classes_``).
 DEFAULT_N_CLASSES = 100
 

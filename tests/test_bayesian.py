@@ -7,7 +7,11 @@ import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 
 from al_adapters import ActiveLearner, Pool
-from al_adapters._scoring import BYTES_PER_OUTPUT, CHUNK_BUDGET_BYTES
+from al_adapters._scoring import (
+    BYTES_PER_OUTPUT,
+    CHUNK_BUDGET_BYTES,
+    MAX_CHUNK_ROWS,
+)
 from al_adapters.bayesian import (
     bald,
     bald_sampling,
@@ -134,15 +138,18 @@ def test_same_seed_same_query_and_seeds_matter(torch_model, pool):
     assert not np.allclose(first[1], other[1])
 
 
-def test_chunks_shrink_as_the_number_of_samples_grows(torch_model, rng):
+def test_chunks_shrink_as_the_number_of_samples_grows(rng):
+    from tests.protocol_models import TorchProtocolEstimator
+
+    model = TorchProtocolEstimator(n_features=4, n_classes=50).fit()
     X = rng.normal(size=(20000, 4)).astype(np.float32)
     sizes = {}
     for n_samples in (1, 100):
-        torch_model.sample_calls_.clear()
-        bald_sampling(torch_model, X, n_instances=3, n_samples=n_samples)
-        sizes[n_samples] = max(torch_model.sample_calls_)
-    assert sizes[1] == 20000  # a 3-class, 1-pass row is small: one chunk
-    per_row = CHUNK_BUDGET_BYTES // (100 * 3 * BYTES_PER_OUTPUT)
+        model.sample_calls_.clear()
+        bald_sampling(model, X, n_instances=3, n_samples=n_samples)
+        sizes[n_samples] = max(model.sample_calls_)
+    assert sizes[1] == MAX_CHUNK_ROWS  # a 50-class, 1-pass row is small
+    per_row = CHUNK_BUDGET_BYTES // (100 * 50 * BYTES_PER_OUTPUT)
     assert 0.9 * per_row <= sizes[100] <= per_row
 
 

@@ -8,7 +8,14 @@ from hypothesis.extra.numpy import arrays
 from numpy.testing import assert_array_equal
 
 from al_adapters import ActiveLearner, Pool, _backend
-from al_adapters._scoring import iter_scores, resolve_chunk_size, top_scores
+from al_adapters._scoring import (
+    BYTES_PER_OUTPUT,
+    CHUNK_BUDGET_BYTES,
+    MAX_CHUNK_ROWS,
+    iter_scores,
+    resolve_chunk_size,
+    top_scores,
+)
 from al_adapters.selection import multi_argmax, stochastic_ranking
 from al_adapters.uncertainty import entropy_sampling, margin_sampling
 from tests.helpers import table_pool
@@ -124,7 +131,8 @@ def test_chunk_size_counts_samples_and_classes():
     X = np.zeros((10, 64), dtype=np.float32)
     small = resolve_chunk_size(X, outputs_per_row=10)
     big = resolve_chunk_size(X, outputs_per_row=100 * 100)
-    assert small > 10 * big
+    assert small == MAX_CHUNK_ROWS
+    assert big == CHUNK_BUDGET_BYTES // (64 * 4 + 100 * 100 * BYTES_PER_OUTPUT)
     assert resolve_chunk_size(X, chunk_size=7, outputs_per_row=10**6) == 7
     with pytest.raises(ValueError, match="chunk_size must be at least 1"):
         resolve_chunk_size(X, chunk_size=0)
