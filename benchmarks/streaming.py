@@ -89,8 +89,8 @@ def _loop(torch, module, pool, n_samples, replicated):
     dropouts = [m for m in module.modules() if isinstance(m, torch.nn.Dropout)]
     for layer in dropouts:
         layer.train()
-    best_scores = torch.empty(0)
-    best_index = torch.empty(0, dtype=torch.int64)
+    best_scores = torch.empty(0, device=pool.device)
+    best_index = torch.empty(0, dtype=torch.int64, device=pool.device)
     with torch.inference_mode():
         for start in range(0, pool.shape[0], CHUNK):
             chunk = pool[start : start + CHUNK]
@@ -100,16 +100,16 @@ def _loop(torch, module, pool, n_samples, replicated):
             else:
                 logits = torch.stack([module(chunk) for _ in range(n_samples)])
             scores = _bald_torch(torch, torch.softmax(logits, dim=2))
-            index = torch.arange(start, start + n)
+            index = torch.arange(start, start + n, device=pool.device)
             scores = torch.cat([best_scores, scores])
             index = torch.cat([best_index, index])
             keep = torch.topk(scores, min(N_INSTANCES, scores.shape[0])).indices
             best_scores, best_index = scores[keep], index[keep]
     module.eval()
-    return best_index.numpy()
+    return best_index.cpu().numpy()
 
 
-def _host(torch, module, pool_numpy, n_samples):
+def _host(torch, module, pool_numpy, n_samples, device):
     """(b): every pass over the whole pool to the host, then NumPy scoring."""
     dropouts = [m for m in module.modules() if isinstance(m, torch.nn.Dropout)]
     for layer in dropouts:
@@ -118,7 +118,9 @@ def _host(torch, module, pool_numpy, n_samples):
     with torch.no_grad():
         for _ in range(n_samples):
             batches = [
-                torch.softmax(module(torch.from_numpy(pool_numpy[s : s + 128])), 1)
+                torch.softmax(
+                    module(torch.from_numpy(pool_numpy[s : s + 128]).to(device)), 1
+                )
                 .cpu()
                 .numpy()
                 for s in range(0, len(pool_numpy), 128)
@@ -129,7 +131,7 @@ def _host(torch, module, pool_numpy, n_samples):
     return np.argsort(-scores, kind="stable")[:N_INSTANCES]
 
 
-def _baal(torch, module, pool_numpy, n_samples):
+def _baal(torch, module, pool_numpy, n_samples, device):
     from baal.active.heuristics import BALD
     from baal.modelwrapper import ModelWrapper, TrainingArgs
 
@@ -150,7 +152,9 @@ def _baal(torch, module, pool_numpy, n_samples):
 
     wrapper = ModelWrapper(
         Softmax(module),
-        TrainingArgs(batch_size=128, use_cuda=False, replicate_in_memory=False),
+        TrainingArgs(
+            batch_size=128, use_cuda=device != "cpu", replicate_in_memory=False
+        ),
     )
     predictions = wrapper.predict_on_dataset(
         Rows(), iterations=n_samples, verbose=False
@@ -161,12 +165,14 @@ def _baal(torch, module, pool_numpy, n_samples):
 class _ProtocolModel:
     """Stands in for TorchAdapter when it is not installed: the same protocol."""
 
-    def __init__(self, torch, module, n_classes):
-        self.torch, self.module_ = torch, module
+    def __init__(self, torch, module, n_classes, device):
+        self.torch, self.module_, self.device = torch, module, device
         self.classes_ = np.arange(n_classes)
 
     def to_device(self, X):
-        return self.torch.as_tensor(np.asarray(X), dtype=self.torch.float32)
+        if not isinstance(X, self.torch.Tensor):
+            X = self.torch.as_tensor(np.asarray(X))
+        return X.to(device=self.device, dtype=self.torch.float32)
 
     def predict_proba(self, X):
         with self.torch.inference_mode():
@@ -174,7 +180,8 @@ class _ProtocolModel:
 
     def sample_proba(self, X, n_samples, random_state=None):
         torch = self.torch
-        with torch.random.fork_rng(devices=[]), torch.inference_mode():
+        devices = [X.device] if X.device.type == "cuda" else []
+        with torch.random.fork_rng(devices=devices), torch.inference_mode():
             torch.manual_seed(random_state or 0)
             for m in self.module_.modules():
                 if isinstance(m, torch.nn.Dropout):
@@ -186,7 +193,7 @@ class _ProtocolModel:
         return out
 
 
-def _torch_adapter(torch, n_classes, dropout, pool_numpy):
+def _torch_adapter(torch, n_classes, dropout, pool_numpy, device):
     try:
         from al_adapters import TorchAdapter
     except ImportError:
@@ -196,6 +203,7 @@ def _torch_adapter(torch, n_classes, dropout, pool_numpy):
         classes=list(range(n_classes)),
         criterion=torch.nn.CrossEntropyLoss,
         max_epochs=1,
+        device=device,
     )
     labels = np.arange(200) % n_classes
     return adapter.fit(pool_numpy[:200], labels)
@@ -217,42 +225,45 @@ def _keras_adapter(n_classes, dropout, pool_numpy):
     return adapter.fit(pool_numpy[:200], np.arange(200) % n_classes)
 
 
-def _stream(model, pool_numpy, n_samples):
+def _stream(model, pool, n_samples):
     from al_adapters.bayesian import bald_sampling
     from al_adapters.uncertainty import entropy_sampling
 
     if n_samples == 1:
-        return entropy_sampling(model, pool_numpy, n_instances=N_INSTANCES)[0]
+        return entropy_sampling(model, pool, n_instances=N_INSTANCES)[0]
     return bald_sampling(
-        model, pool_numpy, n_instances=N_INSTANCES, n_samples=n_samples, random_state=0
+        model, pool, n_instances=N_INSTANCES, n_samples=n_samples, random_state=0
     )[0]
 
 
-def worker(method, n_rows, n_samples, n_classes, repeats, threads):
+def worker(method, n_rows, n_samples, n_classes, repeats, threads, device):
     """Set up one cell, run ``method`` ``repeats`` times, print a JSON line."""
     import torch
 
+    cuda = device != "cpu"
     if threads:
         torch.set_num_threads(threads)
     torch.manual_seed(0)
     pool_numpy = np.random.default_rng(0).normal(size=(n_rows, N_FEATURES))
     pool_numpy = pool_numpy.astype(np.float32)
     dropout = 0.5 if n_samples > 1 else 0.0
-    module = _module(torch, n_classes, dropout).eval()
-    pool_tensor = torch.from_numpy(pool_numpy)
+    module = _module(torch, n_classes, dropout).to(device).eval()
+    pool_tensor = torch.from_numpy(pool_numpy).to(device)  # (c) and stream-device
     note = ""
-    if method == "stream":
-        model = _torch_adapter(torch, n_classes, dropout, pool_numpy)
+    if method in ("stream", "stream-device"):
+        model = _torch_adapter(torch, n_classes, dropout, pool_numpy, device)
         if model is None:
-            model, note = _ProtocolModel(torch, module, n_classes), "protocol model"
-        run = lambda: _stream(model, pool_numpy, n_samples)  # noqa: E731
+            model = _ProtocolModel(torch, module, n_classes, device)
+            note = "protocol model"
+        pool = pool_numpy if method == "stream" else pool_tensor
+        run = lambda: _stream(model, pool, n_samples)  # noqa: E731
     elif method == "stream-keras":
         model = _keras_adapter(n_classes, dropout, pool_numpy)
         run = lambda: _stream(model, pool_numpy, n_samples)  # noqa: E731
     elif method == "host":
-        run = lambda: _host(torch, module, pool_numpy, n_samples)  # noqa: E731
+        run = lambda: _host(torch, module, pool_numpy, n_samples, device)  # noqa: E731
     elif method == "baal":
-        run = lambda: _baal(torch, module, pool_numpy, n_samples)  # noqa: E731
+        run = lambda: _baal(torch, module, pool_numpy, n_samples, device)  # noqa: E731
     elif method in ("loop-passes", "loop-replicated"):
         replicated = method == "loop-replicated"
         run = lambda: _loop(torch, module, pool_tensor, n_samples, replicated)  # noqa: E731
@@ -262,10 +273,16 @@ def worker(method, n_rows, n_samples, n_classes, repeats, threads):
     with open("/proc/self/clear_refs", "w") as refs:
         refs.write("5")  # reset VmHWM to the current resident memory
     before = _rss("VmRSS")
+    if cuda:
+        torch.cuda.synchronize()
+        torch.cuda.reset_peak_memory_stats()
+        before_gpu = torch.cuda.memory_allocated()
     times, cpu = [], []
     for _ in range(repeats):
         start, start_cpu = time.perf_counter(), time.process_time()
         run()
+        if cuda:
+            torch.cuda.synchronize()
         times.append(time.perf_counter() - start)
         cpu.append(time.process_time() - start_cpu)
     result = {
@@ -274,16 +291,18 @@ def worker(method, n_rows, n_samples, n_classes, repeats, threads):
         "cores": sum(cpu) / sum(times),
         "note": note,
     }
+    if cuda:
+        result["gpu_peak_over_setup"] = torch.cuda.max_memory_allocated() - before_gpu
     print(json.dumps(result))
 
 
 # -- driver side -----------------------------------------------------------------
 
 
-def _measure(method, n_rows, n_samples, n_classes, repeats, threads=0):
+def _measure(method, n_rows, n_samples, n_classes, repeats, threads, device):
     command = [sys.executable, __file__, "--worker", method]
     command += [str(n_rows), str(n_samples), str(n_classes), str(repeats)]
-    command += [str(threads)]
+    command += [str(threads), device]
     done = subprocess.run(command, capture_output=True, text=True)
     if done.returncode != 0:
         return {"error": done.stderr.strip().splitlines()[-1][:60]}
@@ -318,6 +337,12 @@ def main():
         "--threads", type=int, default=0, help="torch threads (0: torch's default)"
     )
     parser.add_argument(
+        "--device",
+        default="cpu",
+        help="torch device of the model, such as cuda; adds stream-device, the "
+        "pool as a tensor already on that device",
+    )
+    parser.add_argument(
         "--methods",
         nargs="+",
         default=["stream", "host", "baal", "loop-passes", "loop-replicated"],
@@ -331,6 +356,8 @@ def main():
         args.n, args.t, args.c = [10_000, 100_000, 1_000_000], [1, 20, 100], [10, 100]
 
     methods = [m for m in args.methods if m != "baal" or _installed("baal")]
+    if args.device != "cpu" and "stream" in methods:
+        methods.insert(methods.index("stream") + 1, "stream-device")
     print(f"load average before: {os.getloadavg()}; torch threads: {args.threads}")
     results = []
     for n_rows, n_samples, n_classes in _cells(args):
@@ -342,14 +369,20 @@ def main():
             else:
                 repeats = args.repeats if n_rows * n_samples <= 2_000_000 else 1
                 result = _measure(
-                    method, n_rows, n_samples, n_classes, repeats, args.threads
+                    method,
+                    n_rows,
+                    n_samples,
+                    n_classes,
+                    repeats,
+                    args.threads,
+                    args.device,
                 )
             results.append({**cell, "method": method, **result})
             print(f"  {cell} {method}: {result}", file=sys.stderr)
     if args.keras:
         n_rows, n_classes = min(args.n), min(args.c)
         result = _measure(
-            "stream-keras", n_rows, 20, n_classes, args.repeats, args.threads
+            "stream-keras", n_rows, 20, n_classes, args.repeats, args.threads, "cpu"
         )
         results.append({"N": n_rows, "T": 20, "C": n_classes, "method": "stream-keras"})
         results[-1].update(result)
@@ -384,6 +417,9 @@ def _print(results):
                 [r["N"], r["T"], r["C"], r["method"], "-", "-", "-", r["error"]]
             )
             continue
+        note = r.get("note", "")
+        if "gpu_peak_over_setup" in r:
+            note = f"GPU {_mib(r['gpu_peak_over_setup'])} MiB over setup; {note}"
         rows.append(
             [
                 r["N"],
@@ -393,7 +429,7 @@ def _print(results):
                 f"{r['seconds']:.3f}",
                 _mib(r["peak_over_setup"]),
                 f"{r['cores']:.2f}",
-                r.get("note", ""),
+                note,
             ]
         )
     print_table(header, rows)
@@ -458,7 +494,7 @@ def _plot(results, path):
 
 if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "--worker":
-        method, *numbers = sys.argv[2:]
-        worker(method, *map(int, numbers))
+        method, *numbers, device = sys.argv[2:]
+        worker(method, *map(int, numbers), device)
     else:
         main()
