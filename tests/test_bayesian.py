@@ -139,6 +139,7 @@ def test_same_seed_same_query_and_seeds_matter(torch_model, pool):
 
 
 def test_chunks_shrink_as_the_number_of_samples_grows(rng):
+    pytest.importorskip("torch")
     from tests.protocol_models import TorchProtocolEstimator
 
     model = TorchProtocolEstimator(n_features=4, n_classes=50).fit()
