@@ -25,6 +25,13 @@ def is_backend_tensor(X):
     return not isinstance(X, np.ndarray) and keras.ops.is_tensor(X)
 
 
+def as_float32(tensor):
+    """Return a backend tensor as float32 (itself when it already is)."""
+    if keras.backend.standardize_dtype(tensor.dtype) == "float32":
+        return tensor
+    return keras.ops.cast(tensor, "float32")
+
+
 def device_scope(device):
     """Return a ``keras.device`` scope for ``device``, or a no-op for Keras' choice."""
     if device is None or device == "auto":
@@ -154,6 +161,35 @@ def forward(model, X, *, n_samples=None, training=False, logits=False, rows=None
     if len(parts) == 1:
         return parts[0]
     return keras.ops.concatenate(parts, axis=-2)
+
+
+def uses_logits(model):
+    """Tell whether the model's compiled loss takes logits (``from_logits=True``)."""
+    get_config = getattr(getattr(model, "loss", None), "get_config", None)
+    if get_config is None:
+        return False
+    try:
+        return bool(get_config().get("from_logits", False))
+    except (NotImplementedError, TypeError):
+        return False
+
+
+def check_outputs(model, X, n_classes):
+    """Check that ``model`` gives one probability per class on the rows ``X``."""
+    with no_grad():
+        out = _backend.to_numpy(model(X, training=False))
+    if out.ndim != 2 or out.shape[1] != n_classes:
+        raise ValueError(
+            f"the model outputs shape {out.shape[1:]} per row, but there are "
+            f"{n_classes} classes: end the model in a Dense({n_classes}) layer"
+        )
+    sums_to_one = np.allclose(out.sum(axis=1), 1, atol=1e-3)
+    if not uses_logits(model) and (np.any(out < 0) or not sums_to_one):
+        raise ValueError(
+            "the model's outputs are not probabilities (rows must be >= 0 and "
+            "sum to 1): end it in a softmax, or compile with a loss that has "
+            "from_logits=True"
+        )
 
 
 def _layers(model):

@@ -48,6 +48,18 @@ def check_classes(classes):
     return array
 
 
+def check_same_classes(classes, declared):
+    """Check ``partial_fit``'s ``classes`` argument against the declared classes."""
+    if classes is None:
+        return
+    given = np.asarray(classes)
+    if given.shape != declared.shape or not np.all(given == declared):
+        raise ValueError(
+            f"classes={given.tolist()} differs from the adapter's classes "
+            f"{declared.tolist()}; the classes are fixed when the adapter is made"
+        )
+
+
 def encode_labels(y, classes, n_rows):
     """Return ``y`` as int64 positions in ``classes``, or raise naming unknown ones."""
     if y is None:

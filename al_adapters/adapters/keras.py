@@ -6,7 +6,7 @@ this module.
 """
 
 try:
-    import keras
+    import keras  # noqa: F401
     import scikeras  # noqa: F401
 except ImportError as exc:
     raise ImportError(
@@ -15,7 +15,6 @@ except ImportError as exc:
 
 import contextlib
 import copy
-import inspect
 import numbers
 import random
 from typing import Any
@@ -28,29 +27,21 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from al_adapters import _backend
 from al_adapters.adapters import _keras_inference as inference
 from al_adapters.adapters import _keras_training as training
+from al_adapters.adapters._keras_params import RoutedParamsMixin
 
 __all__ = ["KerasAdapter"]
 
 
-class KerasAdapter(ClassifierMixin, BaseEstimator):
+class KerasAdapter(ClassifierMixin, RoutedParamsMixin, BaseEstimator):
     """A Keras 3 classifier with fixed classes, warm training and MC dropout.
 
     Built on scikeras' ``KerasClassifier``, which builds, compiles and trains the
     model; every scikeras parameter passes through (``epochs``, ``batch_size``,
     ``optimizer``, ``loss``, ``model__*``, ``optimizer__*``, ``fit__*``,
-    ``callbacks``...). What the adapter changes:
-
-    - ``classes`` is fixed up front: the model always has ``len(classes)``
-      outputs and ``classes_`` never depends on the labels of one call.
-    - :meth:`fit` is a cold start, also for a model instance (its initial
-      weights are restored); :meth:`partial_fit` continues from the current
-      weights and optimizer state for any number of epochs.
-    - :meth:`predict_proba` calls the model directly on large chunks, not
-      ``Model.predict`` with batches of 32 and progress bars.
-    - :meth:`sample_proba` draws MC-dropout samples with BatchNorm in inference
-      mode, reproducibly from a seed.
-    - It is a scikit-learn classifier on every supported scikit-learn (scikeras'
-      own tags are broken from 1.6 on).
+    ``callbacks``...). The classes are fixed up front, :meth:`fit` is a cold
+    start and :meth:`partial_fit` a warm one, scoring calls the model directly
+    in large chunks, and it is a scikit-learn classifier on every supported
+    scikit-learn (scikeras' own tags are broken from 1.6 on).
 
     Parameters
     ----------
@@ -126,10 +117,8 @@ class KerasAdapter(ClassifierMixin, BaseEstimator):
     drifts towards them, so retrain cold from time to time.
 
     With ``random_state`` set, training runs inside
-    ``keras.utils.set_random_seed``; Python's, NumPy's and torch's generator
-    states are restored afterwards, while TensorFlow's global seed and Keras'
-    global seed stay set (they only steer unseeded TensorFlow and Keras random
-    ops). :meth:`sample_proba` with a seed touches no global state.
+    ``keras.utils.set_random_seed``; Python's, NumPy's and torch's generators
+    are restored afterwards, TensorFlow's and Keras' global seeds stay set.
 
     Examples
     --------
@@ -193,57 +182,6 @@ class KerasAdapter(ClassifierMixin, BaseEstimator):
         self.verbose = verbose
         self.__dict__.update(kwargs)
 
-    # -- parameters -----------------------------------------------------------
-
-    def get_params(self, deep: bool = True) -> dict[str, Any]:
-        """Return the parameters, routed ``prefix__name`` ones included.
-
-        Parameters
-        ----------
-        deep : bool, default=True
-            Ignored: a ``KerasClassifier`` passed as ``model`` is one parameter,
-            and ``model__*`` names are routed to the build function.
-
-        Returns
-        -------
-        params : dict
-            Parameter names mapped to their values.
-        """
-        params = super().get_params(deep=False)
-        params.update(
-            (k, v)
-            for k, v in vars(self).items()
-            if k not in params and not k.startswith("_") and not k.endswith("_")
-        )
-        return params
-
-    def set_params(self, **params: Any) -> "KerasAdapter":
-        """Set parameters; ``prefix__name`` ones are stored for routing.
-
-        Parameters
-        ----------
-        **params
-            Parameter names and their new values.
-
-        Returns
-        -------
-        self : KerasAdapter
-            The adapter.
-        """
-        named = {k: v for k, v in params.items() if "__" not in k}
-        super().set_params(**named)
-        self.__dict__.update((k, v) for k, v in params.items() if "__" in k)
-        return self
-
-    @classmethod
-    def _defaults(cls):
-        signature = inspect.signature(cls.__init__)
-        return {
-            name: p.default
-            for name, p in signature.parameters.items()
-            if p.default is not inspect.Parameter.empty
-        }
-
     # -- training -------------------------------------------------------------
 
     def fit(self, X: Any, y: Any, sample_weight: Any = None) -> "KerasAdapter":
@@ -266,15 +204,7 @@ class KerasAdapter(ClassifierMixin, BaseEstimator):
         self : KerasAdapter
             The fitted adapter. On error it is unchanged.
         """
-        X32, codes = self._training_data(X, y, first=True)
-        wrapper = training.make_wrapper(self, self._defaults())
-        with self._scope(training.random_state_of(self)):
-            self._initialize(wrapper, X32, codes)
-            training.train(
-                wrapper, X32, codes, sample_weight, training.default_epochs(wrapper)
-            )
-        self._commit(wrapper, X, X32)
-        return self
+        return self._cold_start(X, y, sample_weight, epochs=None)
 
     def partial_fit(
         self,
@@ -307,26 +237,31 @@ class KerasAdapter(ClassifierMixin, BaseEstimator):
         self : KerasAdapter
             The adapter. Invalid input raises before any training.
         """
-        declared = training.check_classes(self.classes)
-        if classes is not None and not _same_labels(classes, declared):
-            raise ValueError(
-                f"classes={list(np.asarray(classes).tolist())} differs from the "
-                f"adapter's classes {declared.tolist()}; the classes are fixed when "
-                "the adapter is made"
-            )
+        training.check_same_classes(classes, training.check_classes(self.classes))
         epochs = training.check_epochs(epochs)
-        first = not self.__sklearn_is_fitted__()
-        X32, codes = self._training_data(X, y, first=first)
-        wrapper = training.make_wrapper(self, self._defaults()) if first else None
-        with self._scope(training.random_state_of(self)):
-            if first:
-                self._initialize(wrapper, X32, codes)
-            else:
-                wrapper = self.wrapper_
+        if not self.__sklearn_is_fitted__():
+            return self._cold_start(X, y, sample_weight, epochs=epochs)
+        X32, codes = self._training_data(X, y, first=False)
+        wrapper = self.wrapper_
+        with self._scope():
             epochs = epochs or training.default_epochs(wrapper)
             training.train(wrapper, X32, codes, sample_weight, epochs)
-        if first:
-            self._commit(wrapper, X, X32)
+        return self
+
+    def _cold_start(self, X, y, sample_weight, epochs):
+        X32, codes = self._training_data(X, y, first=True)
+        n_classes = len(np.asarray(self.classes))
+        wrapper = training.make_wrapper(self, self._defaults())
+        with self._scope():
+            training.initialize(wrapper, X32, codes, n_classes)
+            inference.check_outputs(wrapper.model_, X32[:8], n_classes)
+            epochs = epochs or training.default_epochs(wrapper)
+            training.train(wrapper, X32, codes, sample_weight, epochs)
+        self.wrapper_ = wrapper
+        self.classes_ = np.asarray(self.classes)
+        self._row_shape = tuple(X32.shape[1:])
+        self._logits = inference.uses_logits(wrapper.model_)
+        validate_data(self, X, reset=True, skip_check_array=True)
         return self
 
     def _training_data(self, X, y, *, first):
@@ -338,39 +273,10 @@ class KerasAdapter(ClassifierMixin, BaseEstimator):
         return X32, training.encode_labels(y, classes, len(X32))
 
     @contextlib.contextmanager
-    def _scope(self, random_state):
+    def _scope(self):
+        random_state = training.random_state_of(self)
         with inference.device_scope(self.device), training.seeded(random_state):
             yield
-
-    def _initialize(self, wrapper, X32, codes):
-        training.initialize(wrapper, X32, codes, len(np.asarray(self.classes)))
-        self._check_outputs(wrapper.model_, X32[:8])
-
-    def _check_outputs(self, model, X):
-        """Check that the model gives one probability per class."""
-        n_classes = len(np.asarray(self.classes))
-        logits = _uses_logits(model)
-        with inference.no_grad():
-            out = _backend.to_numpy(model(X, training=False))
-        if out.ndim != 2 or out.shape[1] != n_classes:
-            raise ValueError(
-                f"the model outputs shape {out.shape[1:]} per row, but there are "
-                f"{n_classes} classes: end the model in a Dense({n_classes}) layer"
-            )
-        sums_to_one = np.allclose(out.sum(axis=1), 1, atol=1e-3)
-        if not logits and (np.any(out < 0) or not sums_to_one):
-            raise ValueError(
-                "the model's outputs are not probabilities (rows must be >= 0 and "
-                "sum to 1): end it in a softmax, or compile with a loss that has "
-                "from_logits=True"
-            )
-
-    def _commit(self, wrapper, X, X32):
-        self.wrapper_ = wrapper
-        self.classes_ = np.asarray(self.classes)
-        self._row_shape = tuple(X32.shape[1:])
-        self._logits = _uses_logits(wrapper.model_)
-        validate_data(self, X, reset=True, skip_check_array=True)
 
     # -- scoring --------------------------------------------------------------
 
@@ -394,8 +300,7 @@ class KerasAdapter(ClassifierMixin, BaseEstimator):
     def _rows(self, X):
         """Return ``X`` as float32 NumPy rows, or as a float32 backend tensor."""
         if inference.is_backend_tensor(X):
-            if X.dtype != "float32":
-                X = keras.ops.cast(X, "float32")
+            X = inference.as_float32(X)
         else:
             X = validate_data(
                 self, X, reset=False, dtype=np.float32, allow_nd=True, ensure_2d=True
@@ -510,7 +415,7 @@ class KerasAdapter(ClassifierMixin, BaseEstimator):
             before the adapter is fitted).
         """
         if inference.is_backend_tensor(X):
-            return X
+            return inference.as_float32(X)
         rows = np.asarray(X, dtype=np.float32)
         if not self.__sklearn_is_fitted__() or not inference.strategies_score_tensors():
             return rows
@@ -539,20 +444,3 @@ class KerasAdapter(ClassifierMixin, BaseEstimator):
         tags.input_tags.three_d_array = True
         tags.classifier_tags.poor_score = True
         return tags
-
-
-def _uses_logits(model):
-    """Tell whether the model's compiled loss takes logits (``from_logits=True``)."""
-    loss = getattr(model, "loss", None)
-    get_config = getattr(loss, "get_config", None)
-    if get_config is None:
-        return False
-    try:
-        return bool(get_config().get("from_logits", False))
-    except (NotImplementedError, TypeError):
-        return False
-
-
-def _same_labels(given, declared):
-    given = np.asarray(given)
-    return given.shape == declared.shape and bool(np.all(given == declared))

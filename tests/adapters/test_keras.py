@@ -31,6 +31,7 @@ from sklearn.utils import get_tags  # noqa: E402
 from sklearn.utils.estimator_checks import parametrize_with_checks  # noqa: E402
 
 from al_adapters import ActiveLearner, KerasAdapter, Pool  # noqa: E402
+from al_adapters._backend import to_numpy as _to_numpy  # noqa: E402
 from al_adapters.adapters import _keras_inference as inference  # noqa: E402
 from tests.adapters.factories import blobs, make_adapter  # noqa: E402
 from tests.adapters.keras_models import build_from_meta, build_mlp  # noqa: E402
@@ -319,9 +320,7 @@ def test_a_backend_tensor_in_gives_a_tensor_out(fitted, data):
     proba = fitted.predict_proba(tensor)
     assert keras.ops.is_tensor(proba)
     assert not isinstance(proba, np.ndarray)
-    assert_allclose(
-        keras.ops.convert_to_numpy(proba), fitted.predict_proba(X), atol=1e-6
-    )
+    assert_allclose(_to_numpy(proba), fitted.predict_proba(X), atol=1e-6)
     samples = fitted.sample_proba(tensor, 2, random_state=0)
     assert keras.ops.is_tensor(samples)
     assert tuple(samples.shape) == (2, 60, 3)
@@ -338,7 +337,7 @@ def test_to_device_gives_rows_the_strategies_can_score(fitted, data):
         assert isinstance(rows, np.ndarray)
     assert keras.backend.standardize_dtype(rows.dtype) == "float32"
     assert_allclose(
-        keras.ops.convert_to_numpy(fitted.predict_proba(rows)),
+        _to_numpy(fitted.predict_proba(rows)),
         fitted.predict_proba(X),
         atol=1e-6,
     )
@@ -365,9 +364,7 @@ def test_gpu_tensor_stays_on_the_gpu(data):
     rows = adapter.to_device(X)
     proba = adapter.predict_proba(rows)
     assert "gpu" in str(proba.device).lower() or "cuda" in str(proba.device).lower()
-    assert_allclose(
-        keras.ops.convert_to_numpy(proba), adapter.predict_proba(X), atol=1e-5
-    )
+    assert_allclose(_to_numpy(proba), adapter.predict_proba(X), atol=1e-5)
 
 
 # -- K7: MC dropout leaves BatchNorm alone -----------------------------------------
@@ -605,3 +602,13 @@ def test_active_learning_loop_with_warm_teaching():
     # kept what the earlier rounds taught it.
     cold = clone(adapter).fit(query_rows, y[query_idx])
     assert learner.score(X, y) > cold.score(X, y) + 0.1
+
+
+def test_float64_tensors_are_scored_as_float32(fitted, data):
+    X, y = data
+    tensor = keras.ops.convert_to_tensor(X.astype(np.float64), dtype="float64")
+    rows = fitted.to_device(tensor)
+    assert keras.backend.standardize_dtype(rows.dtype) == "float32"
+    proba = fitted.predict_proba(tensor)
+    assert keras.backend.standardize_dtype(proba.dtype) == "float32"
+    assert_allclose(_to_numpy(proba), fitted.predict_proba(X), atol=1e-6)

@@ -1,0 +1,204 @@
+"""Pool scoring with a Keras model: the adapter's query against scikeras and the limit.
+
+One uncertainty query (10 rows) over pools of 64 float32 features, with the same
+MLP (64 -> 256 -> 256 -> 10, softmax) in all three rows:
+
+(a) ``ActiveLearner(KerasAdapter(...)).query(X, n_instances=10)``;
+(b) scikeras' ``KerasClassifier.predict_proba`` with its defaults (``Model.predict``
+    in batches of 32, progress bar sent to /dev/null) plus a NumPy top-k, which is
+    what modAL does with a scikeras estimator;
+(c) the limit: the model called directly on tensors cut beforehand into chunks
+    of 65,536 rows, with a running top-k in the backend.
+
+(a) and (b) score with the very same model object as (c), and must pick the same
+rows. Every (method, pool size) runs in a fresh subprocess: time is the median
+of the repeats, and memory is the growth of the process' peak RSS during the
+runs over its RSS before them (the kernel's peak counter, VmHWM, is reset
+through /proc/self/clear_refs after the setup, so the pool, TensorFlow and the
+model count as setup).
+
+    python benchmarks/pool_scoring_keras.py                  # 100k and 1M rows
+    python benchmarks/pool_scoring_keras.py --sizes 20000    # quicker
+"""
+
+import argparse
+import contextlib
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(__file__))
+
+from _common import print_table
+
+METHODS = ("a", "b", "c")
+LABELS = {
+    "a": "(a) ActiveLearner(KerasAdapter).query",
+    "b": "(b) scikeras predict_proba, defaults",
+    "c": "(c) model on pre-made chunks",
+}
+N_FEATURES, N_CLASSES, N_INSTANCES, CHUNK = 64, 10, 10, 65536
+
+
+def build_mlp():
+    import keras
+
+    return keras.Sequential(
+        [
+            keras.Input((N_FEATURES,)),
+            keras.layers.Dense(256, activation="relu"),
+            keras.layers.Dense(256, activation="relu"),
+            keras.layers.Dense(N_CLASSES, activation="softmax"),
+        ]
+    )
+
+
+def rss_bytes(field):
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) * 1024
+    raise RuntimeError(f"{field} not in /proc/self/status")
+
+
+def reset_peak_rss():
+    with open("/proc/self/clear_refs", "w") as clear_refs:
+        clear_refs.write("5")
+
+
+def worker(method, n, repeats):
+    """Set up one pool and model, run one method ``repeats`` times, print JSON."""
+    import keras
+    import numpy as np
+
+    from al_adapters import ActiveLearner, KerasAdapter
+
+    keras.utils.set_random_seed(0)
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(n, N_FEATURES)).astype(np.float32)
+    y = rng.integers(0, N_CLASSES, size=1000)
+    adapter = KerasAdapter(
+        build_mlp(), classes=list(range(N_CLASSES)), optimizer="adam", epochs=1
+    )
+    learner = ActiveLearner(adapter, X_training=X[:1000], y_training=y)
+    model = adapter.model_
+
+    def run_a():
+        return learner.query(X, n_instances=N_INSTANCES)[0]
+
+    if method == "b":
+        from scikeras.wrappers import KerasClassifier
+
+        wrapper = KerasClassifier(model, loss="sparse_categorical_crossentropy")
+        wrapper.initialize(X[:1000], y)  # the same model object, not retrained
+
+    def run_b():
+        with open(os.devnull, "w") as sink, contextlib.redirect_stdout(sink):
+            proba = wrapper.predict_proba(X)
+        scores = 1 - proba.max(axis=1)
+        top = np.argpartition(scores, -N_INSTANCES)[-N_INSTANCES:]
+        return top[np.argsort(-scores[top], kind="stable")]
+
+    chunks = [keras.ops.convert_to_tensor(X[i : i + CHUNK]) for i in range(0, n, CHUNK)]
+
+    def run_c():
+        best_scores, best_index = None, None
+        for i, chunk in enumerate(chunks):
+            scores = 1 - keras.ops.max(model(chunk, training=False), axis=1)
+            index = keras.ops.arange(scores.shape[0]) + i * CHUNK
+            if best_scores is not None:
+                scores = keras.ops.concatenate([best_scores, scores])
+                index = keras.ops.concatenate([best_index, index])
+            best_scores, top = keras.ops.top_k(scores, N_INSTANCES)
+            best_index = keras.ops.take(index, top)
+        return np.asarray(best_index)
+
+    run = {"a": run_a, "b": run_b, "c": run_c}[method]
+    expected = run_c()  # also warms the model up
+    before = rss_bytes("VmRSS")
+    reset_peak_rss()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        picked = run()
+        times.append(time.perf_counter() - start)
+    peak = rss_bytes("VmHWM")
+    same = sorted(np.asarray(picked).tolist()) == sorted(expected.tolist())
+    result = {"seconds": statistics.median(times), "growth": peak - before}
+    print(json.dumps({**result, "same_rows": same}))
+
+
+def measure_in_subprocess(method, n, repeats):
+    command = [
+        sys.executable,
+        __file__,
+        "--worker",
+        method,
+        "--sizes",
+        str(n),
+        "--repeats",
+        str(repeats),
+    ]
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    done = subprocess.run(command, check=True, capture_output=True, text=True, env=env)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument(
+        "--slow-repeats",
+        type=int,
+        default=1,
+        help="repeats of (b) on pools over 200k rows (it takes ~0.3 s per 10k rows)",
+    )
+    parser.add_argument("--worker", choices=METHODS, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        worker(args.worker, args.sizes[0], args.repeats)
+        return
+
+    import keras
+
+    print(f"Keras {keras.__version__}, backend {keras.backend.backend()}, ", end="")
+    print(f"{os.cpu_count()} CPUs, load average before: {os.getloadavg()}")
+    rows = []
+    for n in args.sizes:
+        results = {}
+        for method in METHODS:
+            slow = method == "b" and n > 200_000
+            repeats = args.slow_repeats if slow else args.repeats
+            results[method] = measure_in_subprocess(method, n, repeats)
+        a, b, c = (results[m] for m in METHODS)
+        for method in METHODS:
+            r = results[method]
+            rows.append(
+                [
+                    f"{n:,}",
+                    LABELS[method],
+                    f"{r['seconds']:.3f}",
+                    f"{r['growth'] / 2**20:.0f}",
+                    "yes" if r["same_rows"] else "NO",
+                ]
+            )
+        rows.append(
+            [
+                f"{n:,}",
+                f"a/c = {a['seconds'] / c['seconds']:.2f}, "
+                f"b/a = {b['seconds'] / a['seconds']:.1f}",
+                "",
+                "",
+                "",
+            ]
+        )
+    print_table(["rows", "method", "seconds", "peak RSS growth MiB", "same"], rows)
+    print(f"load average after: {os.getloadavg()}")
+
+
+if __name__ == "__main__":
+    main()
