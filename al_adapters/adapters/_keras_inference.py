@@ -8,6 +8,7 @@ inference mode while dropout is active.
 """
 
 import contextlib
+import functools
 
 import keras
 import numpy as np
@@ -66,11 +67,20 @@ def to_tensor(X, model):
                 return X.pin_memory().to(device, non_blocking=True)
         return X.to(device=device, dtype=torch.float32)
     tensor = keras.ops.convert_to_tensor(X, dtype="float32")
-    if keras.backend.backend() == "tensorflow":
+    if _tensorflow_sees_a_gpu():
         import tensorflow as tf
 
-        tensor = tf.identity(tensor)  # places the rows on the scope's device
+        tensor = tf.identity(tensor)  # moves the rows to the scope's device
     return tensor
+
+
+@functools.cache
+def _tensorflow_sees_a_gpu():
+    if keras.backend.backend() != "tensorflow":
+        return False
+    import tensorflow as tf
+
+    return bool(tf.config.list_logical_devices("GPU"))
 
 
 def model_device(model):
@@ -82,6 +92,7 @@ def model_device(model):
     return torch.device("cpu")
 
 
+@functools.cache
 def strategies_score_tensors():
     """Tell whether the built-in strategies can score this backend's tensors."""
     return _backend.is_array_api(keras.ops.zeros((1, 1)))
@@ -177,7 +188,7 @@ def uses_logits(model):
 def check_outputs(model, X, n_classes):
     """Check that ``model`` gives one probability per class on the rows ``X``."""
     with no_grad():
-        out = _backend.to_numpy(model(X, training=False))
+        out = _backend.to_numpy(_outputs(model, X, training=False, logits=False))
     if out.ndim != 2 or out.shape[1] != n_classes:
         raise ValueError(
             f"the model outputs shape {out.shape[1:]} per row, but there are "
