@@ -13,9 +13,10 @@ MLP (64 -> 256 -> 256 -> 10, softmax) in all three rows:
 (a) and (b) score with the very same model object as (c), and must pick the same
 rows. Every (method, pool size) runs in a fresh subprocess, warmed up by one
 untimed run (on 4,096 rows for (b)). Time is the median of the repeats. Memory
-is the growth of the process' peak RSS during the runs over its RSS before them:
-the kernel's peak counter (VmHWM) is reset through /proc/self/clear_refs after
-the setup, so the pool, TensorFlow and the model count as setup.
+is the growth of the process' peak RSS, during the warm-up and the timed runs,
+over its RSS before them: the kernel's peak counter (VmHWM) is reset through
+/proc/self/clear_refs after the setup, so the pool, TensorFlow and the model
+(and, for (c), its pre-made chunks) count as setup.
 
     python benchmarks/pool_scoring_keras.py                  # 100k and 1M rows
     python benchmarks/pool_scoring_keras.py --sizes 20000    # quicker
@@ -117,21 +118,20 @@ def worker(method, n, repeats):
         return np.asarray(best_index)
 
     run = {"a": run_a, "b": run_b, "c": run_c}[method]
-    expected = run_c()
+    before = rss_bytes("VmRSS")
+    reset_peak_rss()
     if method == "b":  # warm up on a slice: a full run of (b) takes long
         with open(os.devnull, "w") as sink, contextlib.redirect_stdout(sink):
             wrapper.predict_proba(X[:4096])
     else:
         run()
-    before = rss_bytes("VmRSS")
-    reset_peak_rss()
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
         picked = run()
         times.append(time.perf_counter() - start)
     peak = rss_bytes("VmHWM")
-    same = sorted(np.asarray(picked).tolist()) == sorted(expected.tolist())
+    same = sorted(np.asarray(picked).tolist()) == sorted(run_c().tolist())
     result = {"seconds": statistics.median(times), "growth": peak - before}
     print(json.dumps({**result, "same_rows": same}))
 
