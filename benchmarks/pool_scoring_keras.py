@@ -11,12 +11,16 @@ MLP (64 -> 256 -> 256 -> 10, softmax) in all three rows:
     of 65,536 rows, with a running top-k in the backend.
 
 (a) and (b) score with the very same model object as (c), and must pick the same
-rows. Every (method, pool size) runs in a fresh subprocess, warmed up by one
-untimed run (on 4,096 rows for (b)). Time is the median of the repeats. Memory
-is the growth of the process' peak RSS, during the warm-up and the timed runs,
-over its RSS before them: the kernel's peak counter (VmHWM) is reset through
-/proc/self/clear_refs after the setup, so the pool, TensorFlow and the model
-(and, for (c), its pre-made chunks) count as setup.
+rows. Everything runs in fresh subprocesses, one per measurement:
+
+- time of (a) and (c): one process, both warmed up by an untimed run, then timed
+  alternately (a, c, a, c...) so that load from other processes hits both
+  alike; medians of the repeats;
+- time of (b): its own process, warmed up on 4,096 rows, median of the repeats;
+- memory: one process per method; the growth of its peak RSS during one run
+  (the first) over its RSS before it. The kernel's peak counter (VmHWM) is reset
+  through /proc/self/clear_refs after the setup, so the pool, TensorFlow and the
+  model (and, for (c), its pre-made chunks) count as setup.
 
     python benchmarks/pool_scoring_keras.py                  # 100k and 1M rows
     python benchmarks/pool_scoring_keras.py --sizes 20000    # quicker
@@ -70,8 +74,8 @@ def reset_peak_rss():
         clear_refs.write("5")
 
 
-def worker(method, n, repeats):
-    """Set up one pool and model, run one method ``repeats`` times, print JSON."""
+def setup(n, method):
+    """Return the pool and one runner per method that ``method`` needs."""
     import keras
     import numpy as np
 
@@ -86,67 +90,95 @@ def worker(method, n, repeats):
     )
     learner = ActiveLearner(adapter, X_training=X[:1000], y_training=y)
     model = adapter.model_
+    runners = {}
 
     def run_a():
         return learner.query(X, n_instances=N_INSTANCES)[0]
 
-    if method == "b":
+    runners["a"] = run_a
+    if "b" in method:
         from scikeras.wrappers import KerasClassifier
 
         wrapper = KerasClassifier(model, loss="sparse_categorical_crossentropy")
         wrapper.initialize(X[:1000], y)  # the same model object, not retrained
 
-    def run_b():
-        with open(os.devnull, "w") as sink, contextlib.redirect_stdout(sink):
-            proba = wrapper.predict_proba(X)
-        scores = 1 - proba.max(axis=1)
-        top = np.argpartition(scores, -N_INSTANCES)[-N_INSTANCES:]
-        return top[np.argsort(-scores[top], kind="stable")]
+        def run_b(rows=n):
+            with open(os.devnull, "w") as sink, contextlib.redirect_stdout(sink):
+                proba = wrapper.predict_proba(X[:rows])
+            scores = 1 - proba.max(axis=1)
+            top = np.argpartition(scores, -N_INSTANCES)[-N_INSTANCES:]
+            return top[np.argsort(-scores[top], kind="stable")]
 
-    chunks = [keras.ops.convert_to_tensor(X[i : i + CHUNK]) for i in range(0, n, CHUNK)]
+        runners["b"] = run_b
 
-    def run_c():
-        best_scores, best_index = None, None
-        for i, chunk in enumerate(chunks):
-            scores = 1 - keras.ops.max(model(chunk, training=False), axis=1)
-            index = keras.ops.arange(scores.shape[0]) + i * CHUNK
-            if best_scores is not None:
-                scores = keras.ops.concatenate([best_scores, scores])
-                index = keras.ops.concatenate([best_index, index])
-            best_scores, top = keras.ops.top_k(scores, N_INSTANCES)
-            best_index = keras.ops.take(index, top)
-        return np.asarray(best_index)
+    def make_run_c():
+        chunks = [
+            keras.ops.convert_to_tensor(X[i : i + CHUNK]) for i in range(0, n, CHUNK)
+        ]
 
-    run = {"a": run_a, "b": run_b, "c": run_c}[method]
-    before = rss_bytes("VmRSS")
-    reset_peak_rss()
-    if method == "b":  # warm up on a slice: a full run of (b) takes long
-        with open(os.devnull, "w") as sink, contextlib.redirect_stdout(sink):
-            wrapper.predict_proba(X[:4096])
-    else:
-        run()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
+        def run_c():
+            best_scores, best_index = None, None
+            for i, chunk in enumerate(chunks):
+                scores = 1 - keras.ops.max(model(chunk, training=False), axis=1)
+                index = keras.ops.arange(scores.shape[0]) + i * CHUNK
+                if best_scores is not None:
+                    scores = keras.ops.concatenate([best_scores, scores])
+                    index = keras.ops.concatenate([best_index, index])
+                best_scores, top = keras.ops.top_k(scores, N_INSTANCES)
+                best_index = keras.ops.take(index, top)
+            return np.asarray(best_index)
+
+        return run_c
+
+    if "c" in method:
+        runners["c"] = make_run_c()
+    return runners, make_run_c
+
+
+def same_rows(picked, expected):
+    return sorted(map(int, picked)) == sorted(map(int, expected))
+
+
+def timed(run):
+    start = time.perf_counter()
+    picked = run()
+    return time.perf_counter() - start, picked
+
+
+def worker(task, n, repeats):
+    """Run one measurement (``mem-a``, ``time-ac``, ``time-b``...); print JSON."""
+    runners, make_run_c = setup(n, task.split("-")[1])
+    if task.startswith("mem-"):
+        run = runners[task[-1]]
+        before = rss_bytes("VmRSS")
+        reset_peak_rss()
         picked = run()
-        times.append(time.perf_counter() - start)
-    peak = rss_bytes("VmHWM")
-    same = sorted(np.asarray(picked).tolist()) == sorted(run_c().tolist())
-    result = {"seconds": statistics.median(times), "growth": peak - before}
-    print(json.dumps({**result, "same_rows": same}))
+        growth = rss_bytes("VmHWM") - before
+        check = runners.get("c") or make_run_c()
+        print(json.dumps({"growth": growth, "same_rows": same_rows(picked, check())}))
+        return
+    if task == "time-b":
+        run_b = runners["b"]
+        run_b(4096)  # warm-up
+        times, picked = zip(*(timed(run_b) for _ in range(repeats)), strict=True)
+        result = {"b": statistics.median(times)}
+        print(json.dumps({**result, "same_rows": same_rows(picked[0], make_run_c()())}))
+        return
+    run_a, run_c = runners["a"], runners["c"]
+    run_a(), run_c()  # warm-up
+    a_times, c_times = [], []
+    for _ in range(repeats):
+        seconds, picked = timed(run_a)
+        a_times.append(seconds)
+        seconds, expected = timed(run_c)
+        c_times.append(seconds)
+    result = {"a": statistics.median(a_times), "c": statistics.median(c_times)}
+    print(json.dumps({**result, "same_rows": same_rows(picked, expected)}))
 
 
-def measure_in_subprocess(method, n, repeats):
-    command = [
-        sys.executable,
-        __file__,
-        "--worker",
-        method,
-        "--sizes",
-        str(n),
-        "--repeats",
-        str(repeats),
-    ]
+def in_subprocess(task, n, repeats=1):
+    command = [sys.executable, __file__, "--worker", task, "--sizes", str(n)]
+    command += ["--repeats", str(repeats)]
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
     done = subprocess.run(command, check=True, capture_output=True, text=True, env=env)
     return json.loads(done.stdout.strip().splitlines()[-1])
@@ -160,9 +192,9 @@ def main():
         "--slow-repeats",
         type=int,
         default=1,
-        help="repeats of (b) on pools over 200k rows (it takes ~0.3 s per 10k rows)",
+        help="repeats of (b) on pools over 200k rows (it takes ~0.25 s per 10k rows)",
     )
-    parser.add_argument("--worker", choices=METHODS, help=argparse.SUPPRESS)
+    parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
         worker(args.worker, args.sizes[0], args.repeats)
@@ -174,34 +206,29 @@ def main():
     print(f"{os.cpu_count()} CPUs, load average before: {os.getloadavg()}")
     rows = []
     for n in args.sizes:
-        results = {}
+        slow_repeats = args.slow_repeats if n > 200_000 else args.repeats
+        ac = in_subprocess("time-ac", n, args.repeats)
+        b = in_subprocess("time-b", n, slow_repeats)
+        seconds = {"a": ac["a"], "b": b["b"], "c": ac["c"]}
+        same = {"a": ac["same_rows"], "b": b["same_rows"], "c": True}
         for method in METHODS:
-            slow = method == "b" and n > 200_000
-            repeats = args.slow_repeats if slow else args.repeats
-            results[method] = measure_in_subprocess(method, n, repeats)
-        a, b, c = (results[m] for m in METHODS)
-        for method in METHODS:
-            r = results[method]
+            memory = in_subprocess(f"mem-{method}", n)
             rows.append(
                 [
                     f"{n:,}",
                     LABELS[method],
-                    f"{r['seconds']:.3f}",
-                    f"{r['growth'] / 2**20:.0f}",
-                    "yes" if r["same_rows"] else "NO",
+                    f"{seconds[method]:.3f}",
+                    f"{memory['growth'] / 2**20:.0f}",
+                    "yes" if same[method] and memory["same_rows"] else "NO",
                 ]
             )
-        rows.append(
-            [
-                f"{n:,}",
-                f"a/c = {a['seconds'] / c['seconds']:.2f}, "
-                f"b/a = {b['seconds'] / a['seconds']:.1f}",
-                "",
-                "",
-                "",
-            ]
+        ratios = (
+            f"a/c = {seconds['a'] / seconds['c']:.2f}, "
+            f"b/a = {seconds['b'] / seconds['a']:.1f}"
         )
-    print_table(["rows", "method", "seconds", "peak RSS growth MiB", "same"], rows)
+        rows.append([f"{n:,}", ratios, "", "", ""])
+    header = ["rows", "method", "seconds", "peak RSS growth MiB", "same rows"]
+    print_table(header, rows)
     print(f"load average after: {os.getloadavg()}")
 
 
