@@ -50,8 +50,7 @@ def tests_keras_torch(session):
     session.install("-e", ".[test]", *KERAS_ON_TORCH)
     session.run(
         "pytest",
-        "tests/adapters/test_keras.py",
-        "tests/adapters/test_contract.py",
+        "tests/adapters",
         "-k",
         "keras",
         *session.posargs,
