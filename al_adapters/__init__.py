@@ -26,7 +26,11 @@ __all__ = [
     "ActiveLearner",
     "Committee",
     "Pool",
+<<<<<<< HEAD
     "LearningCurves",
+=======
+    "KerasAdapter",
+>>>>>>> issue-5
     "batch",
     "combination",
     "curves",
