@@ -11,7 +11,9 @@ SKLEARN_VERSIONS = ["1.6.1", "latest"]
 # Frameworks the adapter tests run on: CPU builds. torch 2.13.0 is the CPU wheel
 # that this project's machines carry locally; a plain "torch" would pull CUDA.
 TORCH = []
-KERAS = []
+KERAS = ["tensorflow-cpu", "keras", "scikeras==0.13.0"]
+# Keras on its torch backend: the same adapter tests, without TensorFlow.
+KERAS_ON_TORCH = ["torch==2.13.0", "keras", "scikeras==0.13.0"]
 
 
 @nox.session
@@ -28,12 +30,32 @@ def lint(session):
 def tests(session, sklearn):
     """Run the test suite (doctests included) against one scikit-learn version."""
     session.install("-e", ".[test]", *TORCH, *KERAS)
+    env = {}
     if sklearn != "latest":
         session.install(f"scikit-learn=={sklearn}")
+        # scikit-learn 1.6's estimator checks refuse to import next to
+        # array-api-compat unless SciPy's array API support is on.
+        env["SCIPY_ARRAY_API"] = "1"
     session.run(
         "python", "-c", "import sklearn; print('scikit-learn', sklearn.__version__)"
     )
-    session.run("pytest", *session.posargs)
+    session.run("pytest", *session.posargs, env=env)
+    if sklearn == "latest" and not session.posargs:
+        session.notify("tests_keras_torch")
+
+
+@nox.session
+def tests_keras_torch(session):
+    """Run the Keras adapter tests with KERAS_BACKEND=torch (no TensorFlow)."""
+    session.install("-e", ".[test]", *KERAS_ON_TORCH)
+    session.run(
+        "pytest",
+        "tests/adapters",
+        "-k",
+        "keras",
+        *session.posargs,
+        env={"KERAS_BACKEND": "torch"},
+    )
 
 
 @nox.session

@@ -27,7 +27,11 @@ __all__ = [
     "ActiveLearner",
     "Committee",
     "Pool",
+<<<<<<< HEAD
     "LearningCurves",
+=======
+    "KerasAdapter",
+>>>>>>> issue-5
     "batch",
     "bayesian",
     "combination",

@@ -32,7 +32,8 @@ def test_core_imports_no_framework():
 
 
 def test_public_names_are_listed():
-    for name in al_adapters.__all__:
+    adapters = {"TorchAdapter", "KerasAdapter"}  # importing them imports a framework
+    for name in set(al_adapters.__all__) - adapters:
         assert name == "__version__" or getattr(al_adapters, name) is not None
     assert "TorchAdapter" in dir(al_adapters)
     assert "KerasAdapter" in dir(al_adapters)

@@ -13,3 +13,11 @@ def build_mlp(n_features=4, n_classes=3, hidden=16, dropout=0.0, batchnorm=False
     x = keras.layers.Dropout(dropout)(x)
     outputs = keras.layers.Dense(n_classes, activation="softmax")(x)
     return keras.Model(inputs, outputs)
+
+
+def build_from_meta(meta, hidden=8):
+    """An MLP sized from scikeras' ``meta``: any number of features and classes."""
+    inputs = keras.Input((meta["n_features_in_"],))
+    x = keras.layers.Dense(hidden, activation="relu")(inputs)
+    outputs = keras.layers.Dense(meta["n_classes_"], activation="softmax")(x)
+    return keras.Model(inputs, outputs)

@@ -1,0 +1,446 @@
+"""KerasAdapter: a Keras 3 model as a scikit-learn classifier, through scikeras.
+
+The Keras backend is the one ``KERAS_BACKEND`` names when Keras is first
+imported (TensorFlow when unset); set it before importing Keras, scikeras or
+this module.
+"""
+
+try:
+    import keras  # noqa: F401
+    import scikeras  # noqa: F401
+except ImportError as exc:
+    raise ImportError(
+        'KerasAdapter needs Keras 3 and scikeras: pip install "al-adapters[keras]"'
+    ) from exc
+
+import contextlib
+import copy
+import numbers
+import random
+from typing import Any
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.utils import check_array
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from al_adapters import _backend
+from al_adapters.adapters import _keras_inference as inference
+from al_adapters.adapters import _keras_training as training
+from al_adapters.adapters._keras_params import RoutedParamsMixin
+
+__all__ = ["KerasAdapter"]
+
+
+class KerasAdapter(ClassifierMixin, RoutedParamsMixin, BaseEstimator):
+    """A Keras 3 classifier with fixed classes, warm training and MC dropout.
+
+    Built on scikeras' ``KerasClassifier``, which builds, compiles and trains the
+    model; every scikeras parameter passes through (``epochs``, ``batch_size``,
+    ``optimizer``, ``loss``, ``model__*``, ``optimizer__*``, ``fit__*``,
+    ``callbacks``...). The classes are fixed up front, :meth:`fit` is a cold
+    start and :meth:`partial_fit` a warm one, scoring calls the model directly
+    in large chunks, and it is a scikit-learn classifier on every supported
+    scikit-learn (scikeras' own tags are broken from 1.6 on).
+
+    Parameters
+    ----------
+    model : callable, keras.Model or KerasClassifier
+        A function that returns the model (it receives the ``model__*``
+        parameters, and scikeras' ``meta`` and ``compile_kwargs`` if it asks for
+        them); a ``keras.Model`` instance, which is never trained itself (each
+        cold start trains a copy of it as it was given); or an unfitted scikeras
+        ``KerasClassifier``, whose settings are used unless given to the
+        adapter. An uncompiled model is compiled with ``optimizer`` and
+        ``loss``. The model must output ``len(classes)`` probabilities (end in a
+        softmax) unless the loss has ``from_logits=True``, in which case the
+        adapter applies the softmax.
+    classes : array-like of shape (n_classes,)
+        Every label, in the order of the model's output units. Ints or strings.
+    device : str or None, default="auto"
+        A Keras device string (``"cpu"``, ``"gpu:0"``) used as a
+        ``keras.device`` scope for building, training and scoring; ``"auto"``
+        or None leaves placement to Keras.
+    optimizer : str, keras.optimizers.Optimizer or class, default="rmsprop"
+        Optimizer for an uncompiled model (scikeras' default).
+    loss : str, keras.losses.Loss or callable, default="sparse_categorical_crossentropy"
+        Loss for an uncompiled model. Labels reach Keras as integer positions
+        in ``classes`` (one-hot for ``"categorical_crossentropy"``).
+    metrics : list or None, default=None
+        Keras metrics to compile with.
+    epochs : int, default=1
+        Epochs per :meth:`fit` and per :meth:`partial_fit` call.
+    batch_size : int or None, default=None
+        Training batch size (Keras' 32 when None). Scoring chunks are set by
+        ``predict__batch_size`` instead, or by a 16 MiB input budget.
+    validation_batch_size : int or None, default=None
+        Passed to ``Model.fit``.
+    validation_split : float, default=0.0
+        Share of each training call held out for validation (none by default,
+        so sets of one or two rows train).
+    shuffle : bool, default=True
+        Shuffle the training rows every epoch.
+    class_weight : dict, "balanced" or None, default=None
+        Class weights, as in scikeras.
+    callbacks : list or None, default=None
+        Keras callbacks for training.
+    run_eagerly : bool, default=False
+        Compile the model to run eagerly.
+    random_state : int, RandomState, Generator or None, default=None
+        Seeds weight initialisation, dropout and shuffling of every
+        :meth:`fit` and :meth:`partial_fit` call (see Notes).
+    verbose : int, default=0
+        Keras' verbosity for training; 0 prints nothing.
+    **kwargs
+        Routed scikeras parameters (``model__hidden=64``,
+        ``optimizer__learning_rate=1e-3``, ``predict__batch_size=8192``...).
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+        ``np.asarray(classes)``, after every fit.
+    model_ : keras.Model
+        The trained model.
+    wrapper_ : scikeras.wrappers.KerasClassifier
+        The scikeras wrapper that trains ``model_``.
+    history_ : dict
+        Keras' training history (loss per epoch), over all warm calls.
+    n_features_in_ : int
+        Number of features seen at the last cold start.
+
+    Notes
+    -----
+    Which to use in active learning: ``ActiveLearner.teach(only_new=True)``
+    calls :meth:`partial_fit` on the new rows, continuing training, which is
+    cheap; plain ``teach`` calls :meth:`fit` on all labelled rows, a cold start
+    that forgets the current weights. Warm training on only the newest rows
+    drifts towards them, so retrain cold from time to time.
+
+    With ``random_state`` set, training runs inside
+    ``keras.utils.set_random_seed``; Python's, NumPy's and torch's generators
+    are restored afterwards, TensorFlow's and Keras' global seeds stay set.
+
+    Examples
+    --------
+    >>> import keras
+    >>> import numpy as np
+    >>> from al_adapters import KerasAdapter
+    >>> def build(meta):
+    ...     return keras.Sequential([
+    ...         keras.Input((meta["n_features_in_"],)),
+    ...         keras.layers.Dense(8, activation="relu"),
+    ...         keras.layers.Dropout(0.5),
+    ...         keras.layers.Dense(meta["n_classes_"], activation="softmax"),
+    ...     ])
+    >>> X = np.random.default_rng(0).normal(size=(20, 4))
+    >>> y = np.array(["cat", "dog"] * 10)
+    >>> adapter = KerasAdapter(build, classes=["dog", "cat", "fox"], epochs=2)
+    >>> adapter.fit(X, y).predict_proba(X[:1]).shape
+    (1, 3)
+    >>> adapter.partial_fit(X[:2], ["fox", "fox"], epochs=3).classes_
+    array(['dog', 'cat', 'fox'], dtype='<U3')
+    >>> adapter.sample_proba(X, n_samples=5, random_state=0).shape
+    (5, 20, 3)
+    """
+
+    def __init__(
+        self,
+        model: Any,
+        *,
+        classes: Any,
+        device: str | None = "auto",
+        optimizer: Any = "rmsprop",
+        loss: Any = "sparse_categorical_crossentropy",
+        metrics: Any = None,
+        epochs: int = 1,
+        batch_size: int | None = None,
+        validation_batch_size: int | None = None,
+        validation_split: float = 0.0,
+        shuffle: bool = True,
+        class_weight: Any = None,
+        callbacks: Any = None,
+        run_eagerly: bool = False,
+        random_state: Any = None,
+        verbose: int = 0,
+        **kwargs: Any,
+    ) -> None:
+        self.model = model
+        self.classes = classes
+        self.device = device
+        self.optimizer = optimizer
+        self.loss = loss
+        self.metrics = metrics
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.validation_batch_size = validation_batch_size
+        self.validation_split = validation_split
+        self.shuffle = shuffle
+        self.class_weight = class_weight
+        self.callbacks = callbacks
+        self.run_eagerly = run_eagerly
+        self.random_state = random_state
+        self.verbose = verbose
+        self.__dict__.update(kwargs)
+
+    # -- training -------------------------------------------------------------
+
+    def fit(self, X: Any, y: Any, sample_weight: Any = None) -> "KerasAdapter":
+        """Train from fresh weights and optimizer state on ``(X, y)``.
+
+        A build function builds a new model; a model instance starts again from
+        the weights it had when given. ``epochs`` epochs are trained.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, ...)
+            Training rows; cast to float32.
+        y : array-like of shape (n_samples,)
+            Labels, each one of ``classes`` (not all need to occur).
+        sample_weight : array-like of shape (n_samples,), default=None
+            Weight of each row.
+
+        Returns
+        -------
+        self : KerasAdapter
+            The fitted adapter. On error it is unchanged.
+        """
+        return self._cold_start(X, y, sample_weight, epochs=None)
+
+    def partial_fit(
+        self,
+        X: Any,
+        y: Any,
+        classes: Any = None,
+        epochs: int | None = None,
+        sample_weight: Any = None,
+    ) -> "KerasAdapter":
+        """Continue training from the current weights and optimizer state.
+
+        The first call initialises the model as :meth:`fit` would.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, ...)
+            Training rows; cast to float32.
+        y : array-like of shape (n_samples,)
+            Labels, each one of ``classes``.
+        classes : array-like of shape (n_classes,), default=None
+            scikit-learn's ``partial_fit`` convention; if given, it must equal
+            the adapter's ``classes``.
+        epochs : int, default=None
+            Epochs for this call; None uses ``epochs``.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Weight of each row.
+
+        Returns
+        -------
+        self : KerasAdapter
+            The adapter. Invalid input raises before any training.
+        """
+        training.check_same_classes(classes, training.check_classes(self.classes))
+        epochs = training.check_epochs(epochs)
+        if not self.__sklearn_is_fitted__():
+            return self._cold_start(X, y, sample_weight, epochs=epochs)
+        X32, codes = self._training_data(X, y, first=False)
+        wrapper = self.wrapper_
+        with self._scope():
+            epochs = epochs or training.default_epochs(wrapper)
+            training.train(wrapper, X32, codes, sample_weight, epochs)
+        return self
+
+    def _cold_start(self, X, y, sample_weight, epochs):
+        X32, codes = self._training_data(X, y, first=True)
+        n_classes = len(np.asarray(self.classes))
+        wrapper = training.make_wrapper(self, self._defaults())
+        with self._scope():
+            training.initialize(wrapper, X32, codes, n_classes)
+            inference.check_outputs(wrapper.model_, X32[:8], n_classes)
+            epochs = epochs or training.default_epochs(wrapper)
+            training.train(wrapper, X32, codes, sample_weight, epochs)
+        self.wrapper_ = wrapper
+        self.classes_ = np.asarray(self.classes)
+        self._row_shape = tuple(X32.shape[1:])
+        self._logits = inference.uses_logits(wrapper.model_)
+        validate_data(self, X, reset=True, skip_check_array=True)
+        return self
+
+    def _training_data(self, X, y, *, first):
+        classes = training.check_classes(self.classes)
+        X32 = check_array(X, dtype=np.float32, allow_nd=True, input_name="X")
+        if not first:
+            validate_data(self, X, reset=False, skip_check_array=True)
+            self._check_row_shape(X32.shape)
+        return X32, training.encode_labels(y, classes, len(X32))
+
+    @contextlib.contextmanager
+    def _scope(self):
+        random_state = training.random_state_of(self)
+        with inference.device_scope(self.device), training.seeded(random_state):
+            yield
+
+    # -- scoring --------------------------------------------------------------
+
+    @property
+    def model_(self) -> Any:
+        """The trained ``keras.Model``."""
+        if "wrapper_" not in vars(self):
+            raise AttributeError("KerasAdapter has no model_ before it is fitted")
+        return self.wrapper_.model_
+
+    @property
+    def history_(self) -> Any:
+        """Keras' training history over all warm calls since the last cold start."""
+        if "wrapper_" not in vars(self):
+            raise AttributeError("KerasAdapter has no history_ before it is fitted")
+        return self.wrapper_.history_
+
+    def __sklearn_is_fitted__(self) -> bool:
+        return "wrapper_" in vars(self)
+
+    def _rows(self, X):
+        """Return ``X`` as float32 NumPy rows, or as a float32 backend tensor."""
+        if inference.is_backend_tensor(X):
+            X = inference.as_float32(X)
+        else:
+            X = validate_data(
+                self, X, reset=False, dtype=np.float32, allow_nd=True, ensure_2d=True
+            )
+        self._check_row_shape(X.shape)
+        return X
+
+    def _check_row_shape(self, shape):
+        expected = getattr(self, "_row_shape", None)
+        if expected is not None and (len(shape) < 2 or tuple(shape[1:]) != expected):
+            raise ValueError(
+                f"X has rows of shape {tuple(shape[1:])}, but the model was fitted "
+                f"on rows of shape {expected}"
+            )
+
+    def _chunk_rows(self):
+        return getattr(self, "predict__batch_size", None)
+
+    def predict_proba(self, X: Any) -> Any:
+        """Return the class probabilities of each row, columns ordered as ``classes_``.
+
+        Parameters
+        ----------
+        X : array-like or backend tensor of shape (n_samples, ...)
+            Rows to score. A tensor of the Keras backend (a ``tf.Tensor`` on
+            TensorFlow, a ``torch.Tensor`` on torch) is scored where it is.
+
+        Returns
+        -------
+        proba : ndarray or tensor of shape (n_samples, n_classes)
+            float32; NumPy for NumPy-like input, else a backend tensor on the
+            model's device.
+        """
+        check_is_fitted(self)
+        X = self._rows(X)
+        with inference.device_scope(self.device):
+            return inference.forward(
+                self.model_, X, logits=self._logits, rows=self._chunk_rows()
+            )
+
+    def predict(self, X: Any) -> np.ndarray:
+        """Return the most probable label of each row.
+
+        Parameters
+        ----------
+        X : array-like or backend tensor of shape (n_samples, ...)
+            Rows to classify.
+
+        Returns
+        -------
+        labels : ndarray of shape (n_samples,)
+            Labels from ``classes_``.
+        """
+        proba = _backend.to_numpy(self.predict_proba(X))
+        return self.classes_[np.argmax(proba, axis=1)]
+
+    def sample_proba(self, X: Any, n_samples: int, random_state: Any = None) -> Any:
+        """Return MC-dropout samples of the class probabilities.
+
+        Dropout (and other noise layers) are active; BatchNormalization runs in
+        inference mode on its moving statistics; weights, statistics and the
+        random state of later training are unchanged afterwards.
+
+        Parameters
+        ----------
+        X : array-like or backend tensor of shape (n, ...)
+            Rows to score.
+        n_samples : int
+            Number of stochastic passes T.
+        random_state : int, Generator, RandomState or None, default=None
+            Seeds the model's dropout generators for this call only; the same
+            seed gives the same samples. None continues the generators.
+
+        Returns
+        -------
+        samples : ndarray or tensor of shape (n_samples, n, n_classes)
+            float32; NumPy for NumPy-like input, else a backend tensor.
+        """
+        check_is_fitted(self)
+        if isinstance(n_samples, bool) or not isinstance(n_samples, numbers.Integral):
+            raise TypeError(f"n_samples must be an integer, got {n_samples!r}")
+        if n_samples < 1:
+            raise ValueError(f"n_samples must be at least 1, got {n_samples}")
+        X = self._rows(X)
+        model = self.model_
+        seeds = None
+        if random_state is not None:
+            seeds = training.draw_seeds(random_state, inference.seed_count(model))
+        with inference.device_scope(self.device), inference.mc_dropout(model, seeds):
+            return inference.forward(
+                model,
+                X,
+                n_samples=int(n_samples),
+                training=True,
+                logits=self._logits,
+                rows=self._chunk_rows(),
+            )
+
+    def to_device(self, X: Any) -> Any:
+        """Return rows as float32 on the model's device, for streaming strategies.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, ...)
+            A chunk of pool rows.
+
+        Returns
+        -------
+        rows : backend tensor or ndarray
+            A backend tensor on the model's device when the built-in strategies
+            can score that backend's tensors; float32 NumPy otherwise (and
+            before the adapter is fitted).
+        """
+        if inference.is_backend_tensor(X):
+            return inference.as_float32(X)
+        rows = np.asarray(X, dtype=np.float32)
+        if not self.__sklearn_is_fitted__() or not inference.strategies_score_tensors():
+            return rows
+        with inference.device_scope(self.device):
+            return inference.to_tensor(rows, self.model_)
+
+    # -- scikit-learn ---------------------------------------------------------
+
+    def __deepcopy__(self, memo):
+        # Rebuilding a Keras model from its saved form draws layer seeds from
+        # Python's global generator; a copy must not shift what later code draws.
+        python_state = random.getstate()
+        twin = type(self).__new__(type(self))
+        memo[id(self)] = twin
+        try:
+            vars(twin).update(copy.deepcopy(vars(self), memo))
+        finally:
+            random.setstate(python_state)
+        return twin
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.non_deterministic = True
+        tags.input_tags.sparse = False
+        tags.input_tags.allow_nan = False
+        tags.input_tags.three_d_array = True
+        tags.classifier_tags.poor_score = True
+        return tags
