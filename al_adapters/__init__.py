@@ -27,11 +27,8 @@ __all__ = [
     "ActiveLearner",
     "Committee",
     "Pool",
-<<<<<<< HEAD
     "LearningCurves",
-=======
     "KerasAdapter",
->>>>>>> issue-5
     "batch",
     "bayesian",
     "combination",
