@@ -26,11 +26,8 @@ __all__ = [
     "ActiveLearner",
     "Committee",
     "Pool",
-<<<<<<< HEAD
     "LearningCurves",
-=======
     "KerasAdapter",
->>>>>>> issue-5
     "batch",
     "combination",
     "curves",
