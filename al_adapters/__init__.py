@@ -18,6 +18,7 @@ __all__ = [
     "ActiveLearner",
     "Committee",
     "Pool",
+    "TorchAdapter",
     "batch",
     "combination",
     "disagreement",
