@@ -15,6 +15,8 @@ import scipy.sparse as sp
 import torch
 from torch import nn
 
+from al_adapters.adapters._torch_slices import batch_rows
+
 #: Dropout layers that MC sampling switches to train mode.
 DROPOUT_LAYERS = (
     nn.Dropout,
@@ -26,12 +28,6 @@ DROPOUT_LAYERS = (
 )
 
 PRECISIONS = {"bf16": torch.bfloat16, "fp16": torch.float16}
-
-#: Bytes of input rows per forward pass when ``predict_batch_size`` is None: small
-#: enough for the CPU caches, large enough to fill a GPU.
-CPU_BATCH_BYTES = 2**20
-GPU_BATCH_BYTES = 64 * 2**20
-MIN_BATCH_ROWS, MAX_BATCH_ROWS = 64, 65536
 
 #: Bytes of host rows moved to the device at once by ``predict_proba(ndarray)``.
 TRANSFER_BYTES = 32 * 2**20
@@ -82,25 +78,6 @@ def check_finite(X):
 def _check_finite_elements(X):
     if not bool(torch.isfinite(X).all()):
         raise ValueError("Input X contains NaN or infinity.")
-
-
-def batch_rows(X, predict_batch_size):
-    """Return the number of rows per forward pass for rows like ``X``."""
-    if predict_batch_size is not None:
-        if isinstance(predict_batch_size, bool) or not isinstance(
-            predict_batch_size, numbers.Integral
-        ):
-            raise TypeError(
-                f"predict_batch_size must be an integer, got {predict_batch_size!r}"
-            )
-        if predict_batch_size < 1:
-            raise ValueError(
-                f"predict_batch_size must be at least 1, got {predict_batch_size}"
-            )
-        return int(predict_batch_size)
-    budget = GPU_BATCH_BYTES if X.device.type == "cuda" else CPU_BATCH_BYTES
-    row_bytes = max(1, X[0].numel() * X.element_size()) if X.shape[0] else 4
-    return int(np.clip(budget // row_bytes, MIN_BATCH_ROWS, MAX_BATCH_ROWS))
 
 
 def check_precision(precision):
@@ -189,14 +166,26 @@ class Scorer:
         Autocast dtype of the forward passes.
     predict_batch_size : int or None
         Rows per forward pass; None picks one from the device and the row size.
+    slice_sizes : SliceSizes, default=None
+        Chooses the rows per pass of ``predict`` on a CPU when
+        ``predict_batch_size`` is None.
     """
 
-    def __init__(self, module, nonlinearity, n_classes, precision, predict_batch_size):
+    def __init__(
+        self,
+        module,
+        nonlinearity,
+        n_classes,
+        precision,
+        predict_batch_size,
+        slice_sizes=None,
+    ):
         self.module = module
         self.nonlinearity = nonlinearity
         self.n_classes = n_classes
         self.autocast_dtype = check_precision(precision)
         self.predict_batch_size = predict_batch_size
+        self.slice_sizes = slice_sizes
 
     def _autocast(self, device):
         if self.autocast_dtype is None:
@@ -214,10 +203,21 @@ class Scorer:
                 (X.shape[0], self.n_classes), dtype=torch.float32, device=X.device
             )
         step = batch_rows(X, self.predict_batch_size)
+        tuned = (
+            self.slice_sizes is not None
+            and self.predict_batch_size is None
+            and X.device.type == "cpu"
+        )
+        sizes = (
+            self.slice_sizes.choose(step, X.shape[0])
+            if tuned
+            else contextlib.nullcontext(step)
+        )
         with (
             scoring_mode(self.module),
             torch.inference_mode(),
             self._autocast(X.device),
+            sizes as step,
         ):
             for start in range(0, X.shape[0], step):
                 out[start : start + step] = self._proba(X[start : start + step])

@@ -469,6 +469,31 @@ def test_strategies_stream_the_pool_through_to_device(data, monkeypatch):
     assert set(learner.query(pool, n_instances=3)[0]) <= set(range(50, 60))
 
 
+def test_cpu_slice_size_follows_the_faster_of_two(monkeypatch):
+    from al_adapters.adapters import _torch_slices
+
+    # trial calls take: the cache size 4 s, 16 times that 1 s; later the reverse
+    clock = iter([0.0, 4.0, 10.0, 11.0, 20.0, 21.0, 30.0, 34.0])
+    monkeypatch.setattr(_torch_slices.time, "perf_counter", lambda: next(clock))
+    sizes = _torch_slices.SliceSizes(period=4)
+    chosen = []
+    for n_rows in (4096, *[65536] * 7):
+        with sizes.choose(1024, n_rows) as rows:
+            chosen.append(rows)
+    # too few rows to time; two trials, large wins twice; two trials, small wins
+    assert chosen == [1024, 1024, 16384, 16384, 16384, 1024, 16384, 1024]
+    assert sizes.best == 1
+
+
+def test_scoring_on_a_busy_or_idle_cpu_gives_the_same_probabilities():
+    X, y = blobs(n_features=64)
+    adapter = make(n_features=64).fit(X, y)
+    pool = np.repeat(X, 1200, axis=0)  # 72,000 rows: long enough to time
+    expected = adapter.predict_proba(pool)  # first call: cache-sized passes
+    assert_allclose(adapter.predict_proba(pool), expected, rtol=1e-5, atol=1e-7)
+    assert set(adapter._slice_sizes.seconds_per_row) == {1, 16}
+
+
 def test_precision_autocasts_and_returns_float32(data):
     """P12: skorch's inference is never autocast."""
     X, y = data
@@ -756,7 +781,10 @@ def test_gpu_learner_queries_on_the_device(data):
 @needs_cuda
 def test_a_cuda_trained_adapter_unpickles_without_cuda(data, tmp_path):
     X, y = data
-    adapter = make(device="cuda", instance=True).fit(X, y)
+    instance = MLP().cuda()  # the module given is on the GPU, too
+    adapter = TorchAdapter(
+        instance, classes=[0, 1, 2], criterion=nn.CrossEntropyLoss, device="cuda"
+    ).fit(X, y)
     path = tmp_path / "adapter.pkl"
     path.write_bytes(pickle.dumps(adapter))
     np.save(tmp_path / "X.npy", X)
