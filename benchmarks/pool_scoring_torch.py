@@ -13,10 +13,12 @@ Then MC dropout, ``sample_proba(X, 20)`` on 100k rows, against the faster of two
 bare-torch loops that fill the same ``(T, n, C)`` array: T passes per chunk, and
 one pass over the chunk replicated T times.
 
-Each measurement runs in a fresh subprocess. Times are medians of the repeats;
-memory is the growth of the process's resident set (RSS) over the pool: the peak
-(``VmHWM``, reset through ``/proc/self/clear_refs`` just before the first run)
-minus the RSS before it, with the pool and the model already in memory.
+Each run is a fresh subprocess that warms up on 2,000 rows, then times one run
+over the pool and measures the growth of its resident set (RSS) during it: the
+peak (``VmHWM``, reset through ``/proc/self/clear_refs`` just before the run)
+minus the RSS before it, with the pool and the model already in memory. The
+repeats go round-robin over the paths, so that a change in the machine's load
+hits them alike; times are medians, memory the largest growth.
 
     python benchmarks/pool_scoring_torch.py                    # 10k, 100k, 1M rows
     python benchmarks/pool_scoring_torch.py --sizes 10000 --mc-rows 10000
@@ -197,13 +199,12 @@ def _status_kib(field):
     raise RuntimeError(f"no {field} in /proc/self/status")
 
 
-def worker(kind, n, chunk, device, repeats):
-    """Time one path; print its median time and RSS growth as JSON."""
+def worker(kind, n, chunk, device):
+    """Time one run of one path over the pool; print time and RSS growth as JSON."""
     mc = kind.startswith("mc")
     adapter, pool = build(n, device, dropout=0.5 if mc else 0.0)
     run = WORKERS[kind](adapter, pool, chunk)
-    # warm-up: threads, allocator, kernels (and the adapter's CPU pass size)
-    WORKERS[kind](adapter, pool[:2000], chunk)() if mc else run()
+    WORKERS[kind](adapter, pool[:2000], chunk)()  # warm-up: threads and kernels
     if device.startswith("cuda"):
         import torch
 
@@ -211,30 +212,43 @@ def worker(kind, n, chunk, device, repeats):
     with open("/proc/self/clear_refs", "w") as refs:
         refs.write("5")  # reset the peak RSS (VmHWM) to the current RSS
     before = _status_kib("VmRSS")
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - start)
+    start = time.perf_counter()
+    run()
+    seconds = time.perf_counter() - start
     growth = max(0, _status_kib("VmHWM") - before) / 1024
-    print(json.dumps({"time": statistics.median(times), "rss_mib": growth}))
+    print(json.dumps({"time": seconds, "rss_mib": growth}))
 
 
 # -- the driver ---------------------------------------------------------------
 
 
-def measure(kind, n, chunk, args):
-    command = [sys.executable, __file__, "--worker", kind, "--n", str(n)]
-    command += ["--chunk", str(chunk), "--device", args.device]
-    command += ["--repeats", str(args.repeats)]
-    output = subprocess.run(command, check=True, capture_output=True, text=True)
-    return json.loads(output.stdout.strip().splitlines()[-1])
+def measure(jobs, args):
+    """Run each ``(kind, n, chunk)`` job ``args.repeats`` times, round-robin.
+
+    Interleaving the rounds lets a change in the machine's load hit every path
+    alike. Returns the median time and the largest RSS growth of each job.
+    """
+    runs = {job: [] for job in jobs}
+    for _ in range(args.repeats):
+        for kind, n, chunk in jobs:
+            command = [sys.executable, __file__, "--worker", kind, "--n", str(n)]
+            command += ["--chunk", str(chunk), "--device", args.device]
+            output = subprocess.run(command, check=True, capture_output=True, text=True)
+            runs[kind, n, chunk].append(json.loads(output.stdout.splitlines()[-1]))
+    return {
+        job: {
+            "time": statistics.median(r["time"] for r in results),
+            "rss_mib": max(r["rss_mib"] for r in results),
+        }
+        for job, results in runs.items()
+    }
 
 
-def fastest(kind, n, chunks, args):
-    results = {chunk: measure(kind, n, chunk, args) for chunk in chunks}
-    chunk = min(results, key=lambda c: results[c]["time"])
-    return chunk, results[chunk]
+def fastest(results, kind, n):
+    """Return ``(chunk, result)`` of the fastest chunk size of ``kind`` at ``n``."""
+    candidates = {job[2]: r for job, r in results.items() if job[:2] == (kind, n)}
+    chunk = min(candidates, key=lambda c: candidates[c]["time"])
+    return chunk, candidates[chunk]
 
 
 def load():
@@ -270,16 +284,18 @@ def main():
     parser.add_argument("--chunk", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
-        worker(args.worker, args.n, args.chunk, args.device, args.repeats)
+        worker(args.worker, args.n, args.chunk, args.device)
         return
 
     print(f"machine: {machine()}; device {args.device}")
     print(f"before: {load()}")
     rows = []
     for n in args.sizes:
-        a = measure("a", n, 0, args)
-        b = measure("b", n, args.skorch_batch_size, args)
-        chunk, c = fastest("c", n, BARE_CHUNKS, args)
+        jobs = [("a", n, 0), ("b", n, args.skorch_batch_size)]
+        jobs += [("c", n, chunk) for chunk in BARE_CHUNKS]
+        results = measure(jobs, args)
+        a, b = results["a", n, 0], results["b", n, args.skorch_batch_size]
+        chunk, c = fastest(results, "c", n)
         bare = f"{c['time']:.3f} ({chunk})"
         rows.append([
             f"{n:,}", f"{a['time']:.3f}", f"{b['time']:.3f}", bare,
@@ -298,9 +314,13 @@ def main():
     )  # fmt: skip
 
     n = args.mc_rows
-    mc = measure("mc_adapter", n, 0, args)
-    loop_chunk, loop = fastest("mc_loop", n, MC_LOOP_CHUNKS, args)
-    rep_chunk, rep = fastest("mc_replicated", n, MC_REPLICATED_PASSES, args)
+    jobs = [("mc_adapter", n, 0)]
+    jobs += [("mc_loop", n, chunk) for chunk in MC_LOOP_CHUNKS]
+    jobs += [("mc_replicated", n, chunk) for chunk in MC_REPLICATED_PASSES]
+    results = measure(jobs, args)
+    mc = results["mc_adapter", n, 0]
+    loop_chunk, loop = fastest(results, "mc_loop", n)
+    rep_chunk, rep = fastest(results, "mc_replicated", n)
     best = min(loop["time"], rep["time"])
     print(
         f"\nMC dropout: sample_proba(X, {MC_SAMPLES}) on {n:,} rows (dropout 0.5), "

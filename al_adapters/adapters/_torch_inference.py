@@ -203,24 +203,25 @@ class Scorer:
                 (X.shape[0], self.n_classes), dtype=torch.float32, device=X.device
             )
         step = batch_rows(X, self.predict_batch_size)
-        tuned = (
-            self.slice_sizes is not None
-            and self.predict_batch_size is None
-            and X.device.type == "cpu"
-        )
-        sizes = (
-            self.slice_sizes.choose(step, X.shape[0])
-            if tuned
-            else contextlib.nullcontext(step)
-        )
         with (
             scoring_mode(self.module),
             torch.inference_mode(),
             self._autocast(X.device),
-            sizes as step,
         ):
-            for start in range(0, X.shape[0], step):
-                out[start : start + step] = self._proba(X[start : start + step])
+
+            def run(start, stop, rows):
+                for first in range(start, stop, rows):
+                    last = min(first + rows, stop)
+                    out[first:last] = self._proba(X[first:last])
+
+            done = 0
+            if (
+                self.slice_sizes is not None
+                and self.predict_batch_size is None
+                and X.device.type == "cpu"
+            ):
+                done, step = self.slice_sizes.tune(run, X.shape[0], step)
+            run(done, X.shape[0], step)
         return out
 
     def sample(self, X, n_samples):

@@ -5,10 +5,9 @@ load: on idle cores, passes whose activations fit the caches are the fastest;
 on cores shared with other work, the threads of each operation wait for each
 other, and fewer, larger passes win. On the benchmark's MLP either choice is
 about twice as slow as the other in the wrong regime, so on a CPU the adapter
-measures both now and then (:class:`SliceSizes`).
+times both now and then (:class:`SliceSizes`).
 """
 
-import contextlib
 import numbers
 import time
 
@@ -42,44 +41,55 @@ def batch_rows(X, predict_batch_size):
 class SliceSizes:
     """Rows per pass on a CPU: cache-sized, or ``FACTOR`` times that, as measured.
 
-    Out of every ``period`` calls over at least the larger size, the first runs
-    at the cache size and the second at the larger one; the other calls use
-    whichever was faster per row. Only the speed depends on the choice: every
-    row is scored the same way.
+    Every ``period`` calls over at least ``2 * FACTOR`` cache-sized slices, the
+    call scores its first rows in cache-sized slices, the next as many rows in
+    one large slice, and keeps the size that was faster; the other calls use it.
+    Both sizes are timed back to back, under the same load. Only the speed
+    depends on the choice: every row is scored the same way.
 
     Parameters
     ----------
     period : int, default=32
-        Calls between two measurements (at least 3).
+        Calls between two measurements.
     """
 
-    FACTOR = 16
+    FACTOR = 8
 
     def __init__(self, period=32):
         self.period = period
         self.calls = 0
-        self.seconds_per_row = {}
         self.best = 1
 
-    @contextlib.contextmanager
-    def choose(self, small, n_rows):
-        """Yield the rows per pass for a call over ``n_rows``; time trial calls."""
-        large = min(small * self.FACTOR, MAX_BATCH_ROWS)
-        factor = self._trial(n_rows) if large > small and n_rows >= large else None
-        if factor is None:
-            yield small if self.best == 1 else large
-            return
-        start = time.perf_counter()
-        yield small if factor == 1 else large
-        self.seconds_per_row[factor] = (time.perf_counter() - start) / n_rows
-        if len(self.seconds_per_row) == 2:
-            self.best = min(self.seconds_per_row, key=self.seconds_per_row.__getitem__)
+    def tune(self, run, n_rows, small):
+        """Score the first rows at both sizes when due; return ``(done, rows)``.
 
-    def _trial(self, n_rows):
-        """Return the factor this call tries (1 or FACTOR), or None."""
+        Parameters
+        ----------
+        run : callable
+            ``run(start, stop, rows)`` scores rows ``start:stop`` in slices of
+            ``rows``.
+        n_rows : int
+            Rows in this call.
+        small : int
+            The cache-sized slice, in rows.
+
+        Returns
+        -------
+        done : int
+            Rows already scored (from the start).
+        rows : int
+            Rows per pass for the rest.
+        """
+        large = min(small * self.FACTOR, MAX_BATCH_ROWS)
+        if large == small or n_rows < 2 * large:
+            return 0, small if self.best == 1 else large
         self.calls += 1
-        phase = self.calls % self.period
-        if phase == 1:
-            self.seconds_per_row = {}
-            return 1
-        return self.FACTOR if phase == 2 else None
+        if self.calls % self.period != 1 % self.period:
+            return 0, small if self.best == 1 else large
+        start = time.perf_counter()
+        run(0, large, small)
+        middle = time.perf_counter()
+        run(large, 2 * large, large)
+        faster = (middle - start) <= (time.perf_counter() - middle)
+        self.best = 1 if faster else self.FACTOR
+        return 2 * large, small if self.best == 1 else large

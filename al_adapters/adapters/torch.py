@@ -52,8 +52,8 @@ class TorchAdapter(TorchStateMixin, ClassifierMixin, BaseEstimator):
     predict_batch_size : int, default=None
         Rows per forward pass when scoring. None picks about 64 MiB of input rows
         per pass on a GPU; on a CPU, about 1 MiB (cache-sized, the fastest on idle
-        cores) or 16 times that (faster on busy cores), whichever it measured
-        faster lately. Within 64 to 65536 rows either way.
+        cores) or 8 times that (faster on busy cores), whichever it timed faster
+        lately. Within 64 to 65536 rows either way.
     **kwargs
         skorch's parameters: ``max_epochs``, ``lr``, ``batch_size``,
         ``optimizer``, ``optimizer__*``, ``criterion``, ``device``, ``callbacks``,

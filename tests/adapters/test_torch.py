@@ -472,17 +472,18 @@ def test_strategies_stream_the_pool_through_to_device(data, monkeypatch):
 def test_cpu_slice_size_follows_the_faster_of_two(monkeypatch):
     from al_adapters.adapters import _torch_slices
 
-    # trial calls take: the cache size 4 s, 16 times that 1 s; later the reverse
-    clock = iter([0.0, 4.0, 10.0, 11.0, 20.0, 21.0, 30.0, 34.0])
+    # trials: cache-sized slices take 4 s, large ones 1 s; the next trial, reverse
+    clock = iter([0.0, 4.0, 5.0, 10.0, 11.0, 15.0])
     monkeypatch.setattr(_torch_slices.time, "perf_counter", lambda: next(clock))
-    sizes = _torch_slices.SliceSizes(period=4)
-    chosen = []
-    for n_rows in (4096, *[65536] * 7):
-        with sizes.choose(1024, n_rows) as rows:
-            chosen.append(rows)
-    # too few rows to time; two trials, large wins twice; two trials, small wins
-    assert chosen == [1024, 1024, 16384, 16384, 16384, 1024, 16384, 1024]
-    assert sizes.best == 1
+    runs = []
+    sizes = _torch_slices.SliceSizes(period=3)
+    plans = [
+        sizes.tune(lambda *run: runs.append(run), n_rows, 1024)
+        for n_rows in (8192, 16384, 20000, 16384, 16384)
+    ]
+    # too few rows to time; trial (large wins); large; large; trial (small wins)
+    assert plans == [(0, 1024), (16384, 8192), (0, 8192), (0, 8192), (16384, 1024)]
+    assert runs == [(0, 8192, 1024), (8192, 16384, 8192)] * 2
 
 
 def test_scoring_on_a_busy_or_idle_cpu_gives_the_same_probabilities():
@@ -491,7 +492,7 @@ def test_scoring_on_a_busy_or_idle_cpu_gives_the_same_probabilities():
     pool = np.repeat(X, 1200, axis=0)  # 72,000 rows: long enough to time
     expected = adapter.predict_proba(pool)  # first call: cache-sized passes
     assert_allclose(adapter.predict_proba(pool), expected, rtol=1e-5, atol=1e-7)
-    assert set(adapter._slice_sizes.seconds_per_row) == {1, 16}
+    assert adapter._slice_sizes.calls == 2
 
 
 def test_precision_autocasts_and_returns_float32(data):
