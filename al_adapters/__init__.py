@@ -27,6 +27,7 @@ __all__ = [
     "Committee",
     "Pool",
     "LearningCurves",
+    "TorchAdapter",
     "KerasAdapter",
     "batch",
     "combination",
