@@ -10,7 +10,7 @@ SKLEARN_VERSIONS = ["1.6.1", "latest"]
 
 # Frameworks the adapter tests run on: CPU builds. torch 2.13.0 is the CPU wheel
 # that this project's machines carry locally; a plain "torch" would pull CUDA.
-TORCH = []
+TORCH = ["torch==2.13.0", "skorch>=1.1"]
 KERAS = ["tensorflow-cpu", "keras", "scikeras==0.13.0"]
 # Keras on its torch backend: the same adapter tests, without TensorFlow.
 KERAS_ON_TORCH = ["torch==2.13.0", "keras", "scikeras==0.13.0"]

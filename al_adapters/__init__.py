@@ -28,6 +28,7 @@ __all__ = [
     "Committee",
     "Pool",
     "LearningCurves",
+    "TorchAdapter",
     "KerasAdapter",
     "batch",
     "bayesian",

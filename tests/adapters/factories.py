@@ -76,10 +76,11 @@ def _torch_adapter(classes, architecture, epochs, instance, deterministic, param
     }
     if deterministic:
         defaults["iterator_train__shuffle"] = False
+    params = {**defaults, **params}  # a test's own parameters win
     if instance:
-        return TorchAdapter(MLP(**architecture), classes=classes, **defaults, **params)
+        return TorchAdapter(MLP(**architecture), classes=classes, **params)
     module_kwargs = {f"module__{k}": v for k, v in architecture.items()}
-    return TorchAdapter(MLP, classes=classes, **module_kwargs, **defaults, **params)
+    return TorchAdapter(MLP, classes=classes, **module_kwargs, **params)
 
 
 def _keras_adapter(classes, architecture, epochs, instance, deterministic, params):

@@ -18,3 +18,30 @@ class MLP(nn.Module):
 
     def forward(self, X):
         return self.net(X)
+
+
+class LazyMLP(nn.Module):
+    """An MLP whose first layer infers the number of features at the first call."""
+
+    def __init__(self, n_classes=3, hidden=8):
+        super().__init__()
+        self.net = nn.Sequential(
+            nn.LazyLinear(hidden), nn.ReLU(), nn.Linear(hidden, n_classes)
+        )
+
+    def forward(self, X):
+        return self.net(X)
+
+
+class SoftmaxMLP(MLP):
+    """The MLP ending in a softmax: probabilities out, for skorch's NLLLoss."""
+
+    def forward(self, X):
+        return self.net(X).softmax(dim=-1)
+
+
+class LogSoftmaxMLP(MLP):
+    """The MLP ending in a log-softmax: log-probabilities out."""
+
+    def forward(self, X):
+        return self.net(X).log_softmax(dim=-1)

@@ -1,0 +1,305 @@
+"""Scoring with a torch module: rows to the device, forward passes, MC dropout.
+
+This path bypasses skorch's DataLoader: rows move to the module's device in large
+chunks, and the module runs on slices of them in eval mode under
+``torch.inference_mode``, with the probabilities computed on the device and
+written into one preallocated tensor (a normal tensor, not an inference tensor,
+so callers may modify it).
+"""
+
+import contextlib
+import numbers
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+from torch import nn
+
+from al_adapters.adapters._torch_slices import batch_rows
+
+#: Dropout layers that MC sampling switches to train mode.
+DROPOUT_LAYERS = (
+    nn.Dropout,
+    nn.Dropout1d,
+    nn.Dropout2d,
+    nn.Dropout3d,
+    nn.AlphaDropout,
+    nn.FeatureAlphaDropout,
+)
+
+PRECISIONS = {"bf16": torch.bfloat16, "fp16": torch.float16}
+
+#: Bytes of host rows moved to the device at once by ``predict_proba(ndarray)``.
+TRANSFER_BYTES = 32 * 2**20
+
+
+def module_device(module):
+    """Return the device of the module's first parameter or buffer (CPU if none)."""
+    for tensor in (*module.parameters(), *module.buffers()):
+        return tensor.device
+    return torch.device("cpu")
+
+
+def host_rows(X):
+    """Return host rows ``X`` as a C-contiguous float32 NumPy array."""
+    if sp.issparse(X):
+        X = X.toarray()
+    return np.ascontiguousarray(X, dtype=np.float32)
+
+
+def to_device(X, device):
+    """Return rows ``X`` as a float32 tensor on ``device``.
+
+    Host rows bound for a CUDA device go through pinned memory, so the copy to
+    the device runs asynchronously while the host prepares the next chunk.
+    """
+    if isinstance(X, torch.Tensor):
+        return X.to(device=device, dtype=torch.float32)
+    if device.type == "cuda":
+        if sp.issparse(X):
+            X = X.toarray()
+        X = np.asarray(X)
+        pinned = torch.empty(X.shape, dtype=torch.float32, pin_memory=True)
+        np.copyto(pinned.numpy(), X, casting="unsafe")
+        return pinned.to(device, non_blocking=True)
+    rows = host_rows(X)
+    if not rows.flags.writeable:  # torch.from_numpy warns about read-only memory
+        rows = rows.copy()
+    return torch.from_numpy(rows).to(device)
+
+
+def check_finite(X):
+    """Raise ValueError if the float tensor ``X`` holds NaN or infinity."""
+    # a finite sum (one number to check) is the common case
+    if X.numel() and not bool(torch.isfinite(X.sum())):
+        _check_finite_elements(X)
+
+
+def _check_finite_elements(X):
+    if not bool(torch.isfinite(X).all()):
+        raise ValueError("Input X contains NaN or infinity.")
+
+
+def check_precision(precision):
+    """Return the autocast dtype for ``precision`` (None for full precision)."""
+    if precision is None:
+        return None
+    if isinstance(precision, str) and precision in PRECISIONS:
+        return PRECISIONS[precision]
+    raise ValueError(f"precision must be None, 'bf16' or 'fp16', got {precision!r}")
+
+
+def output_nonlinearity(net):
+    """Return the function that turns module outputs into probabilities.
+
+    skorch's rule: ``predict_nonlinearity='auto'`` means softmax for a
+    ``CrossEntropyLoss`` criterion (the module returns logits) and the identity
+    otherwise (with ``NLLLoss`` the module returns probabilities).
+    """
+    nonlinearity = net.predict_nonlinearity
+    if nonlinearity is None:
+        return _identity
+    if isinstance(nonlinearity, str) and nonlinearity == "auto":
+        criterion = getattr(net.criterion_, "_orig_mod", net.criterion_)
+        if isinstance(criterion, nn.CrossEntropyLoss):
+            return _softmax
+        return _identity
+    if callable(nonlinearity):
+        return nonlinearity
+    raise TypeError(
+        f"predict_nonlinearity must be 'auto', None or a callable, got {nonlinearity!r}"
+    )
+
+
+def _identity(output):
+    return output
+
+
+def _softmax(output):
+    return torch.softmax(output, dim=-1)
+
+
+def first_output(output):
+    """Return the module's output, or its first element when it returns a tuple."""
+    if isinstance(output, (tuple, list)):
+        return output[0]
+    return output
+
+
+@contextlib.contextmanager
+def scoring_mode(module, *, dropout=False):
+    """Put ``module`` in eval mode, dropout layers in train mode if ``dropout``.
+
+    The train/eval flag of every submodule is restored on exit.
+    """
+    modules = list(module.modules())
+    flags = [m.training for m in modules]
+    try:
+        module.eval()
+        if dropout:
+            for m in modules:
+                if isinstance(m, DROPOUT_LAYERS):
+                    m.train()
+        yield
+    finally:
+        for m, flag in zip(modules, flags, strict=True):
+            m.training = flag
+
+
+def has_dropout(module):
+    """Return whether ``module`` has dropout layers that drop anything."""
+    return any(isinstance(m, DROPOUT_LAYERS) and m.p > 0 for m in module.modules())
+
+
+class Scorer:
+    """Forward passes of one module, in slices of ``rows`` rows.
+
+    Parameters
+    ----------
+    module : torch.nn.Module
+        The fitted module.
+    nonlinearity : callable
+        Module output (float32) -> probabilities.
+    n_classes : int
+        Number of output columns.
+    precision : {None, 'bf16', 'fp16'}
+        Autocast dtype of the forward passes.
+    predict_batch_size : int or None
+        Rows per forward pass; None picks one from the device and the row size.
+    slice_sizes : SliceSizes, default=None
+        Chooses the rows per pass of ``predict`` on a CPU when
+        ``predict_batch_size`` is None.
+    """
+
+    def __init__(
+        self,
+        module,
+        nonlinearity,
+        n_classes,
+        precision,
+        predict_batch_size,
+        slice_sizes=None,
+    ):
+        self.module = module
+        self.nonlinearity = nonlinearity
+        self.n_classes = n_classes
+        self.autocast_dtype = check_precision(precision)
+        self.predict_batch_size = predict_batch_size
+        self.slice_sizes = slice_sizes
+
+    def _autocast(self, device):
+        if self.autocast_dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(device_type=device.type, dtype=self.autocast_dtype)
+
+    def _proba(self, X):
+        output = first_output(self.module(X))
+        return self.nonlinearity(output.float())
+
+    def predict(self, X, out=None):
+        """Return the probabilities of the rows of tensor ``X``, shape ``(n, C)``."""
+        if out is None:
+            out = torch.empty(
+                (X.shape[0], self.n_classes), dtype=torch.float32, device=X.device
+            )
+        step = batch_rows(X, self.predict_batch_size)
+        with (
+            scoring_mode(self.module),
+            torch.inference_mode(),
+            self._autocast(X.device),
+        ):
+
+            def run(start, stop, rows):
+                for first in range(start, stop, rows):
+                    last = min(first + rows, stop)
+                    out[first:last] = self._proba(X[first:last])
+
+            done = 0
+            if (
+                self.slice_sizes is not None
+                and self.predict_batch_size is None
+                and X.device.type == "cpu"
+            ):
+                done, step = self.slice_sizes.tune(run, X.shape[0], step)
+            run(done, X.shape[0], step)
+        return out
+
+    def sample(self, X, n_samples):
+        """Return ``n_samples`` MC-dropout samples for the rows of ``X``.
+
+        Each forward pass holds about ``batch_rows`` rows: a slice of ``X``
+        replicated ``n_samples`` times (bigger matrix products than one pass per
+        sample), or, when ``n_samples`` alone exceeds that, one pass per sample
+        over a slice.
+        """
+        n = X.shape[0]
+        out = torch.empty(
+            (n_samples, n, self.n_classes), dtype=torch.float32, device=X.device
+        )
+        if not has_dropout(self.module):
+            out[:] = self.predict(X)
+            return out
+        step = batch_rows(X, self.predict_batch_size)
+        with (
+            scoring_mode(self.module, dropout=True),
+            torch.inference_mode(),
+            self._autocast(X.device),
+        ):
+            if step >= n_samples:
+                self._sample_replicated(X, out, step // n_samples)
+            else:
+                self._sample_looped(X, out, step)
+        return out
+
+    def _sample_replicated(self, X, out, rows):
+        n_samples = out.shape[0]
+        repeats = (n_samples,) + (1,) * (X.ndim - 1)
+        for start in range(0, X.shape[0], rows):
+            part = X[start : start + rows]
+            proba = self._proba(part.repeat(repeats))
+            out[:, start : start + rows] = proba.view(n_samples, part.shape[0], -1)
+
+    def _sample_looped(self, X, out, rows):
+        for start in range(0, X.shape[0], rows):
+            part = X[start : start + rows]
+            for sample in out:
+                sample[start : start + rows] = self._proba(part)
+
+
+def seed_from(random_state):
+    """Return a torch seed from ``random_state`` (an int, RandomState or Generator)."""
+    if isinstance(random_state, numbers.Integral) and not isinstance(
+        random_state, bool
+    ):
+        return int(random_state)
+    if isinstance(random_state, np.random.RandomState):
+        return int(random_state.randint(0, 2**63 - 1, dtype=np.int64))
+    if isinstance(random_state, np.random.Generator):
+        return int(random_state.integers(0, 2**63 - 1))
+    raise TypeError(
+        "random_state must be None, an int, a numpy RandomState or a numpy "
+        f"Generator, got {random_state!r}"
+    )
+
+
+@contextlib.contextmanager
+def seeded(random_state, device):
+    """Seed torch's generators for ``device`` inside the block; restore them after.
+
+    With ``random_state=None`` dropout draws from torch's global generators, as
+    it does in training.
+    """
+    if random_state is None:
+        yield
+        return
+    seed = seed_from(random_state)
+    cuda = device.type == "cuda"
+    index = device.index if device.index is not None else None
+    if cuda and index is None:
+        index = torch.cuda.current_device()
+    with torch.random.fork_rng(devices=[index] if cuda else [], device_type="cuda"):
+        torch.default_generator.manual_seed(seed)
+        if cuda:
+            with torch.cuda.device(index):
+                torch.cuda.manual_seed(seed)
+        yield
