@@ -9,6 +9,7 @@ import importlib
 
 from al_adapters import (
     batch,
+    bayesian,
     combination,
     curves,
     disagreement,
@@ -30,6 +31,7 @@ __all__ = [
     "TorchAdapter",
     "KerasAdapter",
     "batch",
+    "bayesian",
     "combination",
     "curves",
     "disagreement",

@@ -5,6 +5,7 @@ import warnings
 import numpy as np
 
 from al_adapters import _backend, _rows
+from al_adapters._backend._sources import as_source
 from al_adapters._validation import check_row_shape
 from al_adapters.pool import Pool
 
@@ -15,23 +16,31 @@ def run_query(model, X_pool, query_args, query_kwargs, *, return_metrics, row_sh
     With a :class:`Pool`, the strategy sees only the unlabelled rows (a lazy
     :class:`~al_adapters._rows.RowView` for built-in strategies, a copy of those
     rows for others) and its positions are mapped back to rows of ``Pool.X``.
+
+    Pools that cannot be indexed (a ``tf.data.Dataset`` or another iterable of
+    batches) are streamed; the returned rows are then gathered in one more pass
+    over the pool, as a NumPy array. A torch ``Dataset`` or ``DataLoader`` pool
+    returns the chosen items' inputs collated into one tensor.
     """
     if isinstance(X_pool, Pool):
         candidates = X_pool.unlabelled_indices
         if candidates.size == 0:
             raise ValueError("the pool has no unlabelled rows left to query")
-        source = X_pool.X
+        given = X_pool.X
+        source = X_pool.source
     else:
         candidates = None
-        source = X_pool.materialize() if isinstance(X_pool, _rows.RowView) else X_pool
+        given = X_pool.materialize() if isinstance(X_pool, _rows.RowView) else X_pool
+        source = as_source(given)
         if _rows.n_rows(source) == 0:
             raise ValueError("the pool is empty: there is nothing to query")
     check_row_shape(source, row_shape, name="X_pool")
 
     strategy = model.query_strategy
+    builtin = getattr(strategy, "reads_row_views", False)
     if candidates is None:
-        X = source
-    elif getattr(strategy, "reads_row_views", False):
+        X = _rows.RowView(source) if builtin else given
+    elif builtin:
         X = _rows.RowView(source, candidates)
     else:
         X = _rows.take_rows(source, candidates)

@@ -1,15 +1,21 @@
 """Reading rows of any supported container without copying the whole of it.
 
 Pools and training sets come as NumPy arrays (memmaps included), lists, pandas
-objects, SciPy sparse matrices or tensors. These helpers count, take and slice
-their rows, and :class:`RowView` walks a subset of rows in chunks, so strategies
-can score a pool while holding one chunk at a time.
+objects, SciPy sparse matrices or tensors; pools may also be torch datasets and
+loaders, ``tf.data`` datasets or other re-iterables of batches (wrapped by
+:func:`al_adapters._backend._sources.as_source`). These helpers count, take and
+slice their rows, and :class:`RowView` walks a subset of rows in chunks, so
+strategies can score a pool while holding one chunk at a time.
 """
 
 import sys
 
 import numpy as np
 import scipy.sparse as sp
+
+from al_adapters._backend._sources import IndexedSource, StreamSource, as_source
+
+_SOURCES = (IndexedSource, StreamSource)
 
 
 def _is_pandas(X):
@@ -18,6 +24,7 @@ def _is_pandas(X):
 
 
 def _as_indexable(X):
+    X = as_source(X)
     if sp.issparse(X) and X.format not in ("csr", "csc"):
         return X.tocsr()
     return X
@@ -26,6 +33,9 @@ def _as_indexable(X):
 def n_rows(X):
     """Return the number of rows of ``X``."""
     if isinstance(X, RowView):
+        return len(X)
+    X = as_source(X)
+    if isinstance(X, _SOURCES):
         return len(X)
     shape = getattr(X, "shape", None)
     if shape is not None and len(shape) > 0:
@@ -39,7 +49,7 @@ def row_shape(X):
         return row_shape(X.data)
     if isinstance(X, (list, tuple)):
         return row_shape(np.asarray(X)) if X and not isinstance(X[0], str) else None
-    shape = getattr(X, "shape", None)
+    shape = getattr(as_source(X), "shape", None)
     if shape is None or len(shape) == 0:
         return None
     return tuple(int(d) for d in shape[1:])
@@ -50,6 +60,9 @@ def take_rows(X, indices):
     if isinstance(X, RowView):
         return X.take(indices)
     indices = np.asarray(indices, dtype=np.intp)
+    X = as_source(X)
+    if isinstance(X, _SOURCES):
+        return X.take(indices)
     if _is_pandas(X):
         return X.iloc[indices]
     if isinstance(X, (list, tuple)):
@@ -61,7 +74,10 @@ def slice_rows(X, start, stop):
     """Return rows ``start:stop`` of ``X`` (a view where the container allows it)."""
     if _is_pandas(X):
         return X.iloc[start:stop]
-    return _as_indexable(X)[start:stop]
+    X = _as_indexable(X)
+    if isinstance(X, _SOURCES):
+        return X.take(np.arange(start, stop))
+    return X[start:stop]
 
 
 class RowView:
@@ -73,7 +89,7 @@ class RowView:
 
     Parameters
     ----------
-    data : array-like
+    data : array-like or pool source
         The full container. It is never copied whole.
     positions : array of shape (n_rows,), default=None
         Row numbers of ``data`` in the view, in increasing order. None means every row.
@@ -95,12 +111,22 @@ class RowView:
 
     def chunks(self, chunk_size):
         """Yield ``(start, rows)`` for chunks of at most ``chunk_size`` rows."""
+        if isinstance(self.data, _SOURCES):
+            yield from self.data.chunks(self.positions, chunk_size)
+            return
         for start in range(0, len(self), chunk_size):
             stop = min(start + chunk_size, len(self))
             if self.positions is None:
                 yield start, slice_rows(self.data, start, stop)
             else:
                 yield start, take_rows(self.data, self.positions[start:stop])
+
+    def subset(self, indices):
+        """Return a view of the rows at ``indices`` (increasing view positions)."""
+        indices = np.asarray(indices, dtype=np.intp)
+        return RowView(
+            self.data, indices if self.positions is None else self.positions[indices]
+        )
 
     def take(self, indices):
         """Return the rows at ``indices`` (positions in the view)."""

@@ -2,12 +2,17 @@
 
 A built-in strategy is a score function applied chunk by chunk. Each chunk's
 scores stay where the model produced them and feed a running top-k, so memory is
-bounded by the chunk size and only the chosen indices reach the host.
+bounded by the chunk size and only the chosen indices and scores reach the host.
 
 An estimator can take part in device-side scoring by defining ``to_device(X)``:
 it receives a host chunk and returns the rows as the framework's array on the
 model's device. Its ``predict_proba`` (and ``sample_proba``) must then return
 arrays of that library on that device.
+
+The chunk size comes from a memory budget that counts each row's input and the
+float32 values the model produces for it (``n_samples * n_classes`` for Monte
+Carlo sampling) together with the temporaries a measure makes of them, so chunks
+shrink as the number of samples or classes grows.
 """
 
 import math
@@ -17,17 +22,42 @@ import numpy as np
 from sklearn.exceptions import NotFittedError
 
 from al_adapters import _backend, _rows
+from al_adapters._backend._sources import StreamSource
 from al_adapters._validation import check_n_instances
-from al_adapters.selection import RunningTopK
+from al_adapters.selection import (
+    RunningTopK,
+    _make_rng,
+    check_stochastic,
+    stochastic_ranking,
+)
 
-#: Bytes of input rows per chunk when ``chunk_size`` is not given.
-CHUNK_BUDGET_BYTES = 32 * 2**20
-MIN_CHUNK_ROWS = 256
-MAX_CHUNK_ROWS = 65536
+#: Bytes a chunk may take when ``chunk_size`` is not given: its input rows, the
+#: model's outputs for them and the measure's temporaries.
+CHUNK_BUDGET_BYTES = 64 * 2**20
+#: Bytes per model output value: float32 values, about four live copies of them
+#: (the probabilities, their logs, products, a reduction's input).
+BYTES_PER_OUTPUT = 4 * 4
+MIN_CHUNK_ROWS = 16
+#: The model's hidden activations are not counted in the budget (the engine cannot
+#: see them); this cap keeps each forward pass's activations small, and on a CPU
+#: in cache, whatever T and C are.
+MAX_CHUNK_ROWS = 4096
+#: Classes assumed when the estimator does not tell (no ``classes_``).
+DEFAULT_N_CLASSES = 100
 
 
-def resolve_chunk_size(rows, chunk_size=None):
-    """Return the number of rows per chunk: ``chunk_size``, or one from the budget."""
+def resolve_chunk_size(rows, chunk_size=None, outputs_per_row=0):
+    """Return the number of rows per chunk: ``chunk_size``, or one from the budget.
+
+    Parameters
+    ----------
+    rows : array-like or RowView
+        The rows to be chunked; their dtype and row shape give the input bytes.
+    chunk_size : int, default=None
+        The user's override.
+    outputs_per_row : int, default=0
+        Model output values per row (``n_samples * n_classes``).
+    """
     if chunk_size is not None:
         if isinstance(chunk_size, bool) or not isinstance(chunk_size, numbers.Integral):
             raise TypeError(f"chunk_size must be an integer, got {chunk_size!r}")
@@ -38,17 +68,36 @@ def resolve_chunk_size(rows, chunk_size=None):
     shape = _rows.row_shape(data)
     itemsize = getattr(getattr(data, "dtype", None), "itemsize", 8) or 8
     row_bytes = max(1, itemsize * math.prod(shape or (1,)))
+    row_bytes += outputs_per_row * BYTES_PER_OUTPUT
     return int(np.clip(CHUNK_BUDGET_BYTES // row_bytes, MIN_CHUNK_ROWS, MAX_CHUNK_ROWS))
 
 
-def iter_scores(classifier, X, score_chunk, *, chunk_size=None, unfitted_score=None):
+def n_classes_of(classifier):
+    """Return how many classes ``classifier`` predicts (a guess when it cannot tell)."""
+    estimator = getattr(classifier, "estimator", classifier)
+    classes = getattr(estimator, "classes_", None)
+    if classes is None:
+        classes = getattr(classifier, "classes_", None)
+    return DEFAULT_N_CLASSES if classes is None else max(1, len(classes))
+
+
+def iter_scores(
+    classifier,
+    X,
+    score_chunk,
+    *,
+    chunk_size=None,
+    unfitted_score=None,
+    outputs_per_row=0,
+    mixed_precision=None,
+):
     """Yield ``(start, scores)`` for consecutive chunks of ``X``.
 
     Parameters
     ----------
     classifier : estimator, ActiveLearner or Committee
         Passed to ``score_chunk``.
-    X : array-like or RowView
+    X : array-like, pool source or RowView
         The rows to score.
     score_chunk : callable
         ``score_chunk(classifier, chunk) -> scores`` of shape ``(len(chunk),)``.
@@ -57,20 +106,27 @@ def iter_scores(classifier, X, score_chunk, *, chunk_size=None, unfitted_score=N
     unfitted_score : float, default=None
         Score of every row when the classifier is not fitted yet (modAL's
         convention); None lets :class:`~sklearn.exceptions.NotFittedError` through.
+    outputs_per_row : int, default=0
+        Model output values per row, for the automatic chunk size.
+    mixed_precision : {'bfloat16', 'float16'} or None, default=None
+        Run the model under autocast in this precision (torch models).
     """
+    mixed_precision = _backend.check_mixed_precision(mixed_precision)
     rows = _rows.as_row_view(X)
+    size = resolve_chunk_size(rows, chunk_size, outputs_per_row)
     estimator = getattr(classifier, "estimator", classifier)
     to_device = getattr(estimator, "to_device", None)
-    for start, chunk in rows.chunks(resolve_chunk_size(rows, chunk_size)):
+    for start, chunk in rows.chunks(size):
         if to_device is not None:
             chunk = to_device(chunk)
         try:
-            scores = score_chunk(classifier, chunk)
+            with _backend.autocast(chunk, mixed_precision):
+                scores = score_chunk(classifier, chunk)
         except NotFittedError:
             if unfitted_score is None:
                 raise
             scores = np.full(_rows.n_rows(chunk), unfitted_score, dtype=np.float64)
-        yield start, scores
+        yield start, _backend.at_least_float32(scores)
 
 
 def all_scores(classifier, X, score_chunk, **kwargs):
@@ -82,6 +138,23 @@ def all_scores(classifier, X, score_chunk, **kwargs):
     return parts[0] if len(parts) == 1 else xp.concat(parts)
 
 
+def _length_if_known(rows):
+    if isinstance(rows.data, StreamSource) and rows.data.known_length is None:
+        return None
+    return len(rows)
+
+
+def check_subsample(subsample):
+    """Check the ``subsample`` option of a strategy; return it."""
+    if subsample is None:
+        return None
+    if isinstance(subsample, bool) or not isinstance(subsample, numbers.Integral):
+        raise TypeError(f"subsample must be an integer or None, got {subsample!r}")
+    if subsample < 1:
+        raise ValueError(f"subsample must be at least 1, got {subsample}")
+    return int(subsample)
+
+
 def top_scores(
     classifier,
     X,
@@ -90,13 +163,61 @@ def top_scores(
     *,
     random_tie_break=False,
     random_state=None,
+    subsample=None,
+    stochastic=None,
+    beta=1.0,
     **kwargs,
 ):
-    """Return ``(indices, scores)`` of the ``n_instances`` best rows of ``X``."""
-    n_instances = check_n_instances(n_instances, _rows.n_rows(X))
+    """Return ``(indices, scores)`` of the ``n_instances`` best rows of ``X``.
+
+    Parameters
+    ----------
+    classifier, X, score_chunk
+        As for :func:`iter_scores`.
+    n_instances : int
+        How many rows to return.
+    random_tie_break : bool, default=False
+        Break ties at random instead of by lowest index.
+    random_state : int, RandomState instance, Generator or None, default=None
+        One source for the candidate subsample, the stochastic keys and the
+        tie-break, drawn in that order.
+    subsample : int, default=None
+        Score only this many candidates, drawn uniformly without replacement.
+    stochastic : {'power', 'softmax'} or None, default=None
+        Draw the rows with :func:`~al_adapters.selection.stochastic_ranking`
+        instead of taking the highest scores.
+    beta : float, default=1.0
+        Inverse temperature of the stochastic draw.
+    **kwargs
+        Passed to :func:`iter_scores`.
+    """
+    if isinstance(n_instances, bool) or not isinstance(n_instances, numbers.Integral):
+        raise TypeError(f"n_instances must be an integer, got {n_instances!r}")
+    subsample = check_subsample(subsample)
+    if stochastic is not None:
+        check_stochastic(stochastic, beta)
+    rows = _rows.as_row_view(X)
+    rng = _make_rng(random_state) if (subsample or stochastic) else None
+    chosen = None
+    if subsample is not None and subsample < len(rows):
+        chosen = np.sort(rng.choice(len(rows), size=subsample, replace=False))
+        rows = rows.subset(chosen)
+    n_rows = _length_if_known(rows)
+    if n_rows is not None:
+        n_instances = check_n_instances(n_instances, n_rows)
     top = RunningTopK(
-        n_instances, random_tie_break=random_tie_break, random_state=random_state
+        n_instances,
+        random_tie_break=random_tie_break,
+        random_state=rng if random_tie_break and rng is not None else random_state,
     )
-    for start, scores in iter_scores(classifier, X, score_chunk, **kwargs):
-        top.update(scores, start)
-    return top.result()
+    for start, scores in iter_scores(classifier, rows, score_chunk, **kwargs):
+        ranking = None
+        if stochastic is not None:
+            ranking = stochastic_ranking(scores, stochastic, beta, random_state=rng)
+        top.update(scores, start, ranking)
+    if n_rows is None:
+        check_n_instances(n_instances, top.n_seen)
+    indices, values = top.result()
+    if chosen is not None:
+        indices = chosen[indices].astype(np.int64)
+    return indices, values

@@ -14,7 +14,7 @@ import numpy as np
 
 from al_adapters import _backend
 from al_adapters._rows import reads_row_views
-from al_adapters._scoring import all_scores, top_scores
+from al_adapters._scoring import all_scores, n_classes_of, top_scores
 from al_adapters._typing import Array, RandomStateLike, Rows
 from al_adapters.uncertainty import entropy
 
@@ -49,7 +49,8 @@ def max_kl_divergence(vote_proba: Array) -> Array:
     Parameters
     ----------
     vote_proba : array of shape (n_samples, n_learners, n_classes)
-        Each member's class probabilities; NumPy or torch, on any device.
+        Each member's class probabilities; NumPy, torch (any device) or
+        TensorFlow.
 
     Returns
     -------
@@ -65,6 +66,7 @@ def max_kl_divergence(vote_proba: Array) -> Array:
     >>> max_kl_divergence(np.array([agree, split]))
     array([0.        , 0.69314718])
     """
+    vote_proba = _backend.at_least_float32(vote_proba)
     xp = _backend.get_namespace(vote_proba)
     consensus = xp.mean(vote_proba, axis=1, keepdims=True)
     positive = vote_proba > 0
@@ -186,6 +188,10 @@ def KL_max_disagreement(
     )
 
 
+def _outputs_per_row(committee):
+    return len(getattr(committee, "learner_list", [None])) * n_classes_of(committee)
+
+
 def _sampling(measure, committee, X, n_instances, measure_kwargs, **options):
     return top_scores(
         committee,
@@ -193,6 +199,7 @@ def _sampling(measure, committee, X, n_instances, measure_kwargs, **options):
         _chunk_measure(measure, measure_kwargs),
         n_instances,
         unfitted_score=0.0,
+        outputs_per_row=_outputs_per_row(committee),
         **options,
     )
 
@@ -206,6 +213,9 @@ def vote_entropy_sampling(
     *,
     random_state: RandomStateLike = None,
     chunk_size: int | None = None,
+    subsample: int | None = None,
+    stochastic: str | None = None,
+    beta: float = 1.0,
     **disagreement_measure_kwargs: Any,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Query the rows on which the members' votes are most evenly split.
@@ -220,10 +230,17 @@ def vote_entropy_sampling(
         How many rows to query.
     random_tie_break : bool, default=False
         Break ties between equal scores at random instead of by lowest index.
-    random_state : int, RandomState instance or None, default=None
-        Seed for the random tie-break.
+    random_state : int, RandomState instance, Generator or None, default=None
+        Seed for the subsample, the stochastic draw and the random tie-break.
     chunk_size : int, default=None
         Rows scored per chunk; None picks one from a memory budget.
+    subsample : int, default=None
+        Score only this many candidates, drawn at random from ``random_state``.
+    stochastic : {'power', 'softmax'} or None, default=None
+        Draw the rows at random, weighted by their scores (see
+        :func:`~al_adapters.selection.stochastic_ranking`).
+    beta : float, default=1.0
+        Inverse temperature of the stochastic draw.
     **disagreement_measure_kwargs
         Passed to each member's ``predict``.
 
@@ -243,6 +260,9 @@ def vote_entropy_sampling(
         random_tie_break=random_tie_break,
         random_state=random_state,
         chunk_size=chunk_size,
+        subsample=subsample,
+        stochastic=stochastic,
+        beta=beta,
     )
 
 
@@ -255,6 +275,9 @@ def consensus_entropy_sampling(
     *,
     random_state: RandomStateLike = None,
     chunk_size: int | None = None,
+    subsample: int | None = None,
+    stochastic: str | None = None,
+    beta: float = 1.0,
     **disagreement_measure_kwargs: Any,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Query the rows whose consensus class distribution has the highest entropy.
@@ -269,10 +292,17 @@ def consensus_entropy_sampling(
         How many rows to query.
     random_tie_break : bool, default=False
         Break ties between equal scores at random instead of by lowest index.
-    random_state : int, RandomState instance or None, default=None
-        Seed for the random tie-break.
+    random_state : int, RandomState instance, Generator or None, default=None
+        Seed for the subsample, the stochastic draw and the random tie-break.
     chunk_size : int, default=None
         Rows scored per chunk; None picks one from a memory budget.
+    subsample : int, default=None
+        Score only this many candidates, drawn at random from ``random_state``.
+    stochastic : {'power', 'softmax'} or None, default=None
+        Draw the rows at random, weighted by their scores (see
+        :func:`~al_adapters.selection.stochastic_ranking`).
+    beta : float, default=1.0
+        Inverse temperature of the stochastic draw.
     **disagreement_measure_kwargs
         Passed to each member's ``predict_proba``.
 
@@ -292,6 +322,9 @@ def consensus_entropy_sampling(
         random_tie_break=random_tie_break,
         random_state=random_state,
         chunk_size=chunk_size,
+        subsample=subsample,
+        stochastic=stochastic,
+        beta=beta,
     )
 
 
@@ -304,6 +337,9 @@ def max_disagreement_sampling(
     *,
     random_state: RandomStateLike = None,
     chunk_size: int | None = None,
+    subsample: int | None = None,
+    stochastic: str | None = None,
+    beta: float = 1.0,
     **disagreement_measure_kwargs: Any,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Query the rows on which some member disagrees most with the consensus.
@@ -318,10 +354,17 @@ def max_disagreement_sampling(
         How many rows to query.
     random_tie_break : bool, default=False
         Break ties between equal scores at random instead of by lowest index.
-    random_state : int, RandomState instance or None, default=None
-        Seed for the random tie-break.
+    random_state : int, RandomState instance, Generator or None, default=None
+        Seed for the subsample, the stochastic draw and the random tie-break.
     chunk_size : int, default=None
         Rows scored per chunk; None picks one from a memory budget.
+    subsample : int, default=None
+        Score only this many candidates, drawn at random from ``random_state``.
+    stochastic : {'power', 'softmax'} or None, default=None
+        Draw the rows at random, weighted by their scores (see
+        :func:`~al_adapters.selection.stochastic_ranking`).
+    beta : float, default=1.0
+        Inverse temperature of the stochastic draw.
     **disagreement_measure_kwargs
         Passed to each member's ``predict_proba``.
 
@@ -341,4 +384,7 @@ def max_disagreement_sampling(
         random_tie_break=random_tie_break,
         random_state=random_state,
         chunk_size=chunk_size,
+        subsample=subsample,
+        stochastic=stochastic,
+        beta=beta,
     )

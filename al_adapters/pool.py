@@ -6,6 +6,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from al_adapters import _rows
+from al_adapters._backend._sources import as_source
 from al_adapters._typing import Rows
 
 __all__ = ["Pool"]
@@ -24,9 +25,12 @@ class Pool:
 
     Parameters
     ----------
-    X : array-like of shape (n_samples, ...)
+    X : array-like of shape (n_samples, ...), Dataset, DataLoader or iterable
         The pool's rows: a NumPy array or memmap, list, pandas DataFrame, SciPy
-        sparse matrix or torch tensor. Kept by reference.
+        sparse matrix, torch tensor (on any device), torch ``Dataset`` or
+        ``DataLoader``, ``tf.data.Dataset``, or another re-iterable of batches.
+        Kept by reference. An iterable whose length is unknown is counted once,
+        here.
     labelled : array-like of int, default=None
         Rows that are labelled from the start; they are recorded as round 0.
 
@@ -34,6 +38,9 @@ class Pool:
     ----------
     X : array-like
         The rows, exactly as given.
+    source : array-like or pool source
+        How the rows are read: ``X`` itself for arrays, else a wrapper that reads
+        a dataset or stream in chunks.
     n_rounds : int
         Number of calls to :meth:`label` so far.
 
@@ -52,7 +59,8 @@ class Pool:
 
     def __init__(self, X: Rows, labelled: ArrayLike | None = None) -> None:
         self.X = X
-        self._rounds = np.full(_rows.n_rows(X), UNLABELLED, dtype=np.int64)
+        self.source = as_source(X)
+        self._rounds = np.full(_rows.n_rows(self.source), UNLABELLED, dtype=np.int64)
         self.n_rounds = 0
         if labelled is not None:
             self._mark(labelled, 0)
@@ -136,7 +144,7 @@ class Pool:
 
     def rows(self, indices: ArrayLike) -> Rows:
         """Return the rows of ``X`` at ``indices`` (only those rows are copied)."""
-        return _rows.take_rows(self.X, self._check_indices(indices, unique=False))
+        return _rows.take_rows(self.source, self._check_indices(indices, unique=False))
 
     def _mark(self, indices, round):
         indices = self._check_indices(indices)

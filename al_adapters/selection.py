@@ -5,6 +5,11 @@ device and in the array library of the scores; only the final ``k`` indices and
 scores come back to the host. Ties go to the lower index, or to a seeded random
 order with ``random_tie_break=True``. :func:`multi_argmax` and
 :func:`shuffled_argmax` are modAL's selectors, built on it.
+
+:func:`stochastic_ranking` turns scores into the keys of stochastic batch
+acquisition (Kirsch et al., 2021): a running top-k over them draws rows without
+replacement with probability proportional to ``score ** beta`` ("power") or
+``exp(beta * score)`` ("softmax"), chunk by chunk, on the scores' device.
 """
 
 from __future__ import annotations
@@ -16,7 +21,9 @@ from al_adapters import _backend
 from al_adapters._typing import Array, RandomStateLike
 from al_adapters._validation import check_n_instances
 
-__all__ = ["RunningTopK", "multi_argmax", "shuffled_argmax"]
+__all__ = ["RunningTopK", "multi_argmax", "shuffled_argmax", "stochastic_ranking"]
+
+STOCHASTIC_KINDS = ("power", "softmax")
 
 
 class RunningTopK:
@@ -55,9 +62,10 @@ class RunningTopK:
         self.random_tie_break = random_tie_break
         self.random_state = random_state
         self._rng = _make_rng(random_state) if random_tie_break else None
-        self._scores = self._keys = self._positions = None
+        self._ranks = self._scores = self._keys = self._positions = None
+        self.n_seen = 0
 
-    def update(self, scores: Array, start: int) -> None:
+    def update(self, scores: Array, start: int, ranking: Array | None = None) -> None:
         """Merge the scores of rows ``start, start + 1, ...`` into the running top.
 
         Parameters
@@ -67,22 +75,31 @@ class RunningTopK:
         start : int
             Index of the chunk's first row in the whole stream. Chunks must come in
             increasing order of ``start``.
+        ranking : array of shape (n_rows,), default=None
+            Values to rank the rows by, such as :func:`stochastic_ranking` keys;
+            None ranks by ``scores``. The scores are what :meth:`result` returns.
         """
         xp = _backend.get_namespace(scores)
         dev = _backend.device(scores)
         n = scores.shape[0]
+        self.n_seen += n
         positions = xp.arange(start, start + n, dtype=xp.int64, device=dev)
-        if xp.isdtype(scores.dtype, "real floating"):
-            scores = xp.where(xp.isnan(scores), -xp.inf, scores)
+        ranks = scores if ranking is None else ranking
+        if xp.isdtype(ranks.dtype, "real floating"):
+            ranks = xp.where(xp.isnan(ranks), -xp.inf, ranks)
+        if ranking is None:
+            scores = ranks
         if self._rng is None:
             keys = positions
         else:
             keys = xp.asarray(self._rng.random(n), device=dev)
         if self._scores is not None:
+            ranks = xp.concat([self._ranks, ranks])
             scores = xp.concat([self._scores, scores])
             keys = xp.concat([self._keys, keys])
             positions = xp.concat([self._positions, positions])
-        keep = _top_k_unordered(xp, scores, keys, self.k)
+        keep = _top_k_unordered(xp, ranks, keys, self.k)
+        self._ranks = xp.take(ranks, keep)
         self._scores = xp.take(scores, keep)
         self._keys = xp.take(keys, keep)
         self._positions = xp.take(positions, keep)
@@ -93,22 +110,20 @@ class RunningTopK:
             return np.empty(0, dtype=np.int64), np.empty(0)
         xp = _backend.get_namespace(self._scores)
         by_key = xp.argsort(self._keys, stable=True)
-        by_score = xp.argsort(
-            xp.take(self._scores, by_key), descending=True, stable=True
-        )
-        order = xp.take(by_key, by_score)
+        by_rank = xp.argsort(xp.take(self._ranks, by_key), descending=True, stable=True)
+        order = xp.take(by_key, by_rank)
         indices = _backend.to_numpy(xp.take(self._positions, order))
         return indices.astype(np.int64), _backend.to_numpy(xp.take(self._scores, order))
 
 
-def _top_k_unordered(xp, scores, keys, k):
-    """Return the indices of the ``k`` best rows by (score desc, key asc)."""
-    n = scores.shape[0]
+def _top_k_unordered(xp, ranks, keys, k):
+    """Return the indices of the ``k`` best rows by (rank desc, key asc)."""
+    n = ranks.shape[0]
     if n <= k:
-        return xp.arange(n, device=_backend.device(scores))
-    threshold = _backend.kth_largest(scores, k)
-    above = xp.nonzero(scores > threshold)[0]
-    tied = xp.nonzero(scores == threshold)[0]
+        return xp.arange(n, dtype=xp.int64, device=_backend.device(ranks))
+    threshold = _backend.kth_largest(ranks, k)
+    above = xp.nonzero(ranks > threshold)[0]
+    tied = xp.nonzero(ranks == threshold)[0]
     needed = k - above.shape[0]
     if tied.shape[0] > needed:
         first = xp.argsort(xp.take(keys, tied), stable=True)[:needed]
@@ -119,7 +134,90 @@ def _top_k_unordered(xp, scores, keys, k):
 def _make_rng(random_state):
     if random_state is None:
         return np.random.default_rng()
+    if isinstance(random_state, np.random.Generator):
+        return random_state
     return check_random_state(random_state)
+
+
+def stochastic_ranking(
+    scores: Array,
+    kind: str = "power",
+    beta: float = 1.0,
+    random_state: RandomStateLike = None,
+) -> Array:
+    """Return Gumbel-perturbed keys whose top k is a stochastic batch of k rows.
+
+    Taking the ``k`` largest keys draws ``k`` rows without replacement with
+    probability proportional to ``scores ** beta`` (``kind="power"``) or to
+    ``exp(beta * scores)`` (``kind="softmax"``): the Gumbel-top-k trick, as in
+    stochastic batch acquisition (Kirsch et al., 2021). Each key depends only on
+    its own score and noise, so keys of separate chunks can feed one running top-k.
+
+    Parameters
+    ----------
+    scores : array of shape (n_samples,)
+        Scores, in any supported array library; for ``"power"`` they must be
+        non-negative (a score of 0 is drawn last).
+    kind : {'power', 'softmax'}, default='power'
+        How scores map to sampling weights.
+    beta : float, default=1.0
+        Inverse temperature: large values approach the deterministic top-k, 0 is
+        uniform random sampling.
+    random_state : int, RandomState instance, Generator or None, default=None
+        Source of the Gumbel noise (drawn on the host, then moved to the scores'
+        device). Successive calls with one Generator continue its stream, so a
+        pool split into chunks gets the same keys as the whole pool at once.
+
+    Returns
+    -------
+    keys : array of shape (n_samples,)
+        In the array library and on the device of ``scores``.
+
+    References
+    ----------
+    A. Kirsch, S. Farquhar, P. Atighehchian, A. Jesson, F. Branchaud-Charron and
+    Y. Gal, "Stochastic Batch Acquisition: A Simple Baseline for Deep Active
+    Learning", 2021 (arXiv:2106.12059).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from al_adapters.selection import multi_argmax, stochastic_ranking
+    >>> scores = np.array([0.9, 0.0, 0.5, 0.7])
+    >>> keys = stochastic_ranking(scores, "power", beta=1.0, random_state=0)
+    >>> idx, _ = multi_argmax(keys, n_instances=2)
+    >>> bool(1 in idx)
+    False
+    """
+    kind, beta = check_stochastic(kind, beta)
+    xp = _backend.get_namespace(scores)
+    scores = _backend.at_least_float32(scores)
+    rng = _make_rng(random_state)
+    uniform = rng.random(scores.shape[0])
+    gumbel = -np.log(-np.log(np.clip(uniform, np.finfo(float).tiny, 1.0)))
+    noise = xp.astype(_backend.asarray_like(gumbel, scores), scores.dtype)
+    if kind == "softmax":
+        return beta * scores + noise
+    if bool(xp.any(scores < 0)):
+        raise ValueError(
+            "power sampling needs non-negative scores (it draws rows with "
+            "probability proportional to score ** beta); use stochastic='softmax' "
+            "for scores that can be negative, such as negated margins"
+        )
+    positive = scores > 0
+    logs = xp.log(xp.where(positive, scores, xp.ones_like(scores)))
+    return xp.where(positive, beta * logs + noise, -xp.inf)
+
+
+def check_stochastic(kind, beta):
+    """Check the ``stochastic`` kind and ``beta`` of stochastic acquisition."""
+    if kind not in STOCHASTIC_KINDS:
+        raise ValueError(f"stochastic must be 'power' or 'softmax', got {kind!r}")
+    if isinstance(beta, bool) or not isinstance(beta, (int, float, np.number)):
+        raise TypeError(f"beta must be a number, got {beta!r}")
+    if not np.isfinite(beta) or beta < 0:
+        raise ValueError(f"beta must be finite and non-negative, got {beta!r}")
+    return kind, float(beta)
 
 
 def multi_argmax(values: Array, n_instances: int = 1) -> tuple[np.ndarray, np.ndarray]:

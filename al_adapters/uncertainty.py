@@ -3,13 +3,17 @@
 Each measure comes at three levels, as in modAL:
 
 - ``least_confidence(proba)``, ``margin(proba)``, ``entropy(proba)``: pure functions of
-  a probability matrix, computed in its array library (NumPy, or torch on any
-  device); the result stays there.
+  a probability matrix, computed in its array library (NumPy, torch on any device,
+  or TensorFlow); the result stays there. Probabilities in float16 or bfloat16 are
+  widened to float32 first.
 - ``classifier_uncertainty(classifier, X)`` and friends: one score per row of ``X``.
 - ``uncertainty_sampling(classifier, X, n_instances)`` and friends: query strategies
   returning ``(indices, scores)`` of the best rows, best first. They stream ``X``
   through the classifier in chunks and keep a running top-k, so no
-  ``(n_samples, n_classes)`` matrix is held for the whole pool.
+  ``(n_samples, n_classes)`` matrix is held for the whole pool. Options shared by
+  every built-in strategy: ``subsample`` (score a seeded random subset of the
+  candidates), ``stochastic``/``beta`` (stochastic batch acquisition) and
+  ``mixed_precision`` (autocast inference for torch models).
 
 An unfitted classifier gives every row the same score (modAL's convention), so
 the first query of a cold learner picks the first rows, or random ones with
@@ -24,7 +28,7 @@ import numpy as np
 
 from al_adapters import _backend
 from al_adapters._rows import reads_row_views
-from al_adapters._scoring import all_scores, top_scores
+from al_adapters._scoring import all_scores, n_classes_of, top_scores
 from al_adapters._typing import Array, RandomStateLike, Rows
 
 __all__ = [
@@ -46,7 +50,7 @@ def least_confidence(proba: Array) -> Array:
     Parameters
     ----------
     proba : array of shape (n_samples, n_classes)
-        Class probabilities; NumPy or torch, on any device.
+        Class probabilities; NumPy, torch (any device) or TensorFlow.
 
     Returns
     -------
@@ -60,6 +64,7 @@ def least_confidence(proba: Array) -> Array:
     >>> least_confidence(np.array([[0.9, 0.1], [0.5, 0.5]]))
     array([0.1, 0.5])
     """
+    proba = _backend.at_least_float32(proba)
     xp = _backend.get_namespace(proba)
     return 1 - xp.max(proba, axis=1)
 
@@ -72,7 +77,7 @@ def margin(proba: Array) -> Array:
     Parameters
     ----------
     proba : array of shape (n_samples, n_classes)
-        Class probabilities; NumPy or torch, on any device.
+        Class probabilities; NumPy, torch (any device) or TensorFlow.
 
     Returns
     -------
@@ -86,6 +91,7 @@ def margin(proba: Array) -> Array:
     >>> margin(np.array([[0.7, 0.2, 0.1], [0.4, 0.35, 0.25]]))
     array([0.5 , 0.05])
     """
+    proba = _backend.at_least_float32(proba)
     xp = _backend.get_namespace(proba)
     if proba.shape[1] < 2:
         return xp.zeros(
@@ -101,7 +107,7 @@ def entropy(proba: Array, axis: int = 1) -> Array:
     Parameters
     ----------
     proba : array of shape (n_samples, n_classes)
-        Class probabilities; NumPy or torch, on any device.
+        Class probabilities; NumPy, torch (any device) or TensorFlow.
     axis : int, default=1
         Axis holding the classes.
 
@@ -117,10 +123,9 @@ def entropy(proba: Array, axis: int = 1) -> Array:
     >>> entropy(np.array([[1.0, 0.0], [0.5, 0.5]]))
     array([0.        , 0.69314718])
     """
+    proba = _backend.at_least_float32(proba)
     xp = _backend.get_namespace(proba)
-    positive = proba > 0
-    logs = xp.log(xp.where(positive, proba, xp.ones_like(proba)))
-    return -xp.sum(xp.where(positive, proba * logs, xp.zeros_like(proba)), axis=axis)
+    return -xp.sum(_backend.xlogy(proba, proba), axis=axis)
 
 
 def _proba_measure(measure, predict_proba_kwargs):
@@ -171,6 +176,7 @@ def classifier_uncertainty(
         _proba_measure(least_confidence, predict_proba_kwargs),
         chunk_size=chunk_size,
         unfitted_score=1.0,
+        outputs_per_row=n_classes_of(classifier),
     )
 
 
@@ -215,6 +221,7 @@ def classifier_margin(
         _proba_measure(margin, predict_proba_kwargs),
         chunk_size=chunk_size,
         unfitted_score=0.0,
+        outputs_per_row=n_classes_of(classifier),
     )
 
 
@@ -259,6 +266,7 @@ def classifier_entropy(
         _proba_measure(entropy, predict_proba_kwargs),
         chunk_size=chunk_size,
         unfitted_score=0.0,
+        outputs_per_row=n_classes_of(classifier),
     )
 
 
@@ -275,6 +283,10 @@ def uncertainty_sampling(
     *,
     random_state: RandomStateLike = None,
     chunk_size: int | None = None,
+    subsample: int | None = None,
+    stochastic: str | None = None,
+    beta: float = 1.0,
+    mixed_precision: str | None = None,
     **uncertainty_measure_kwargs: Any,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Query the rows whose most likely class is least likely.
@@ -289,10 +301,24 @@ def uncertainty_sampling(
         How many rows to query.
     random_tie_break : bool, default=False
         Break ties between equal scores at random instead of by lowest index.
-    random_state : int, RandomState instance or None, default=None
-        Seed for the random tie-break.
+    random_state : int, RandomState instance, Generator or None, default=None
+        Seed for the subsample, the stochastic draw and the random tie-break.
     chunk_size : int, default=None
         Rows scored per chunk; None picks one from a memory budget.
+    subsample : int, default=None
+        Score only this many candidates, drawn at random from ``random_state``
+        (as Gal et al. 2017 scored 2,000 pool rows per round). None scores all.
+    stochastic : {'power', 'softmax'} or None, default=None
+        Draw the rows at random with weights ``score ** beta`` or
+        ``exp(beta * score)`` instead of taking the best scores (stochastic batch
+        acquisition, Kirsch et al. 2021); see
+        :func:`~al_adapters.selection.stochastic_ranking`.
+    beta : float, default=1.0
+        Inverse temperature of the stochastic draw.
+    mixed_precision : {'bfloat16', 'float16'} or None, default=None
+        Run a torch model's forward passes under autocast in this precision;
+        scores are still accumulated in float32. Needs an estimator with
+        ``to_device``.
     **uncertainty_measure_kwargs
         Passed to ``classifier.predict_proba``.
 
@@ -322,6 +348,11 @@ def uncertainty_sampling(
         random_tie_break=random_tie_break,
         random_state=random_state,
         chunk_size=chunk_size,
+        subsample=subsample,
+        stochastic=stochastic,
+        beta=beta,
+        mixed_precision=mixed_precision,
+        outputs_per_row=n_classes_of(classifier),
         unfitted_score=1.0,
     )
 
@@ -335,6 +366,10 @@ def margin_sampling(
     *,
     random_state: RandomStateLike = None,
     chunk_size: int | None = None,
+    subsample: int | None = None,
+    stochastic: str | None = None,
+    beta: float = 1.0,
+    mixed_precision: str | None = None,
     **uncertainty_measure_kwargs: Any,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Query the rows with the smallest margin between their two likeliest classes.
@@ -349,10 +384,24 @@ def margin_sampling(
         How many rows to query.
     random_tie_break : bool, default=False
         Break ties between equal scores at random instead of by lowest index.
-    random_state : int, RandomState instance or None, default=None
-        Seed for the random tie-break.
+    random_state : int, RandomState instance, Generator or None, default=None
+        Seed for the subsample, the stochastic draw and the random tie-break.
     chunk_size : int, default=None
         Rows scored per chunk; None picks one from a memory budget.
+    subsample : int, default=None
+        Score only this many candidates, drawn at random from ``random_state``
+        (as Gal et al. 2017 scored 2,000 pool rows per round). None scores all.
+    stochastic : {'power', 'softmax'} or None, default=None
+        Draw the rows at random with weights ``score ** beta`` or
+        ``exp(beta * score)`` instead of taking the best scores (stochastic batch
+        acquisition, Kirsch et al. 2021); see
+        :func:`~al_adapters.selection.stochastic_ranking`.
+    beta : float, default=1.0
+        Inverse temperature of the stochastic draw.
+    mixed_precision : {'bfloat16', 'float16'} or None, default=None
+        Run a torch model's forward passes under autocast in this precision;
+        scores are still accumulated in float32. Needs an estimator with
+        ``to_device``.
     **uncertainty_measure_kwargs
         Passed to ``classifier.predict_proba``.
 
@@ -382,6 +431,11 @@ def margin_sampling(
         random_tie_break=random_tie_break,
         random_state=random_state,
         chunk_size=chunk_size,
+        subsample=subsample,
+        stochastic=stochastic,
+        beta=beta,
+        mixed_precision=mixed_precision,
+        outputs_per_row=n_classes_of(classifier),
         unfitted_score=0.0,
     )
 
@@ -395,6 +449,10 @@ def entropy_sampling(
     *,
     random_state: RandomStateLike = None,
     chunk_size: int | None = None,
+    subsample: int | None = None,
+    stochastic: str | None = None,
+    beta: float = 1.0,
+    mixed_precision: str | None = None,
     **uncertainty_measure_kwargs: Any,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Query the rows whose predicted class distribution has the highest entropy.
@@ -409,10 +467,24 @@ def entropy_sampling(
         How many rows to query.
     random_tie_break : bool, default=False
         Break ties between equal scores at random instead of by lowest index.
-    random_state : int, RandomState instance or None, default=None
-        Seed for the random tie-break.
+    random_state : int, RandomState instance, Generator or None, default=None
+        Seed for the subsample, the stochastic draw and the random tie-break.
     chunk_size : int, default=None
         Rows scored per chunk; None picks one from a memory budget.
+    subsample : int, default=None
+        Score only this many candidates, drawn at random from ``random_state``
+        (as Gal et al. 2017 scored 2,000 pool rows per round). None scores all.
+    stochastic : {'power', 'softmax'} or None, default=None
+        Draw the rows at random with weights ``score ** beta`` or
+        ``exp(beta * score)`` instead of taking the best scores (stochastic batch
+        acquisition, Kirsch et al. 2021); see
+        :func:`~al_adapters.selection.stochastic_ranking`.
+    beta : float, default=1.0
+        Inverse temperature of the stochastic draw.
+    mixed_precision : {'bfloat16', 'float16'} or None, default=None
+        Run a torch model's forward passes under autocast in this precision;
+        scores are still accumulated in float32. Needs an estimator with
+        ``to_device``.
     **uncertainty_measure_kwargs
         Passed to ``classifier.predict_proba``.
 
@@ -442,5 +514,10 @@ def entropy_sampling(
         random_tie_break=random_tie_break,
         random_state=random_state,
         chunk_size=chunk_size,
+        subsample=subsample,
+        stochastic=stochastic,
+        beta=beta,
+        mixed_precision=mixed_precision,
+        outputs_per_row=n_classes_of(classifier),
         unfitted_score=0.0,
     )

@@ -15,7 +15,10 @@ def test_core_imports_no_framework():
         from sklearn.linear_model import LogisticRegression
         import al_adapters
         from al_adapters import ActiveLearner, Committee, Pool
-        from al_adapters import batch, combination, disagreement, selection, uncertainty
+        from al_adapters import batch, bayesian, combination, disagreement, selection
+        from al_adapters import uncertainty
+        from al_adapters.bayesian import bald
+        bald(np.ones((2, 3, 2)) / 2)
         X = np.random.default_rng(0).normal(size=(50, 3))
         y = (X[:, 0] > 0).astype(int)
         learner = ActiveLearner(LogisticRegression(), X_training=X, y_training=y)
