@@ -95,3 +95,13 @@ def test_gpu_quickstart_notebook_runs():
         for output in cell.get("outputs", [])
     ]
     assert "display_data" in kinds  # the inline plot
+
+
+def test_mc_dropout_bald_reports_labels_to_target():
+    args = ["--seeds", "1", "--rounds", "4", "--target", "0.5", "--no-progress"]
+    out = run_example("mc_dropout_bald.py", *args, needs=["skorch"])
+    lines = out.splitlines()
+    assert lines[1].split() == ["labels", "BALD", "max", "entropy", "random"]
+    summary = lines[lines.index("") + 1 :]
+    assert summary[0].split()[:2] == ["strategy", "runs"]
+    assert [line.split()[0] for line in summary[1:]] == ["BALD", "max", "random"]
