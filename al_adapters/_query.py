@@ -1,13 +1,42 @@
 """Running a query strategy, over a plain pool or a :class:`~al_adapters.Pool`."""
 
+import contextlib
+import time
 import warnings
 
 import numpy as np
 
 from al_adapters import _backend, _rows
 from al_adapters._backend._sources import as_source
+from al_adapters._scoring import timed_selection
 from al_adapters._validation import check_row_shape
 from al_adapters.pool import Pool
+
+
+def timed_query(model, *args, **kwargs):
+    """Run :func:`run_query`; add its score and select seconds to ``model.timings_``."""
+    start = time.perf_counter()
+    with timed_selection() as select:
+        result = run_query(model, *args, **kwargs)
+    total = time.perf_counter() - start
+    model.timings_.append({"score": total - select[0], "select": select[0]})
+    return result
+
+
+@contextlib.contextmanager
+def timed_fit(model):
+    """Add the seconds of the enclosed fit to the latest round of ``model.timings_``.
+
+    A round starts with a query; a fit with no query before it is a round of its
+    own (such as the initial fit).
+    """
+    start = time.perf_counter()
+    yield
+    seconds = time.perf_counter() - start
+    if model.timings_ and "fit" not in model.timings_[-1]:
+        model.timings_[-1]["fit"] = seconds
+    else:
+        model.timings_.append({"fit": seconds})
 
 
 def run_query(model, X_pool, query_args, query_kwargs, *, return_metrics, row_shape):

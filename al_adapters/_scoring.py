@@ -15,11 +15,15 @@ Carlo sampling) together with the temporaries a measure makes of them, so chunks
 shrink as the number of samples or classes grows.
 """
 
+import contextlib
+import contextvars
 import math
 import numbers
+import time
 
 import numpy as np
 from sklearn.exceptions import NotFittedError
+from tqdm.auto import tqdm
 
 from al_adapters import _backend, _rows
 from al_adapters._backend._sources import StreamSource
@@ -44,6 +48,41 @@ MIN_CHUNK_ROWS = 16
 MAX_CHUNK_ROWS = 4096
 #: Classes assumed when the estimator does not tell (no ``classes_``).
 DEFAULT_N_CLASSES = 100
+
+# Seconds spent selecting (running top-k) during the current query, for the
+# learner's timings; None outside a timed query.
+_select_seconds: contextvars.ContextVar[list[float] | None] = contextvars.ContextVar(
+    "select_seconds", default=None
+)
+
+
+@contextlib.contextmanager
+def timed_selection():
+    """Collect the seconds built-in strategies spend selecting rows, in a list."""
+    seconds = [0.0]
+    token = _select_seconds.set(seconds)
+    try:
+        yield seconds
+    finally:
+        _select_seconds.reset(token)
+
+
+@contextlib.contextmanager
+def selecting():
+    """Count the time of the enclosed selection step for :func:`timed_selection`."""
+    seconds = _select_seconds.get()
+    start = time.perf_counter()
+    try:
+        yield
+    finally:
+        if seconds is not None:
+            seconds[0] += time.perf_counter() - start
+
+
+def progress_bar(classifier, total, desc):
+    """Return a tqdm.auto bar, shown only when ``classifier.progress`` is true."""
+    show = bool(getattr(classifier, "progress", False))
+    return tqdm(total=total, desc=desc, unit="row", leave=False, disable=not show)
 
 
 def resolve_chunk_size(rows, chunk_size=None, outputs_per_row=0):
@@ -116,17 +155,19 @@ def iter_scores(
     size = resolve_chunk_size(rows, chunk_size, outputs_per_row)
     estimator = getattr(classifier, "estimator", classifier)
     to_device = getattr(estimator, "to_device", None)
-    for start, chunk in rows.chunks(size):
-        if to_device is not None:
-            chunk = to_device(chunk)
-        try:
-            with _backend.autocast(chunk, mixed_precision):
-                scores = score_chunk(classifier, chunk)
-        except NotFittedError:
-            if unfitted_score is None:
-                raise
-            scores = np.full(_rows.n_rows(chunk), unfitted_score, dtype=np.float64)
-        yield start, _backend.at_least_float32(scores)
+    with progress_bar(classifier, _length_if_known(rows), "scoring the pool") as bar:
+        for start, chunk in rows.chunks(size):
+            if to_device is not None:
+                chunk = to_device(chunk)
+            try:
+                with _backend.autocast(chunk, mixed_precision):
+                    scores = score_chunk(classifier, chunk)
+            except NotFittedError:
+                if unfitted_score is None:
+                    raise
+                scores = np.full(_rows.n_rows(chunk), unfitted_score, dtype=np.float64)
+            bar.update(_rows.n_rows(chunk))
+            yield start, _backend.at_least_float32(scores)
 
 
 def all_scores(classifier, X, score_chunk, **kwargs):
@@ -211,13 +252,15 @@ def top_scores(
         random_state=rng if random_tie_break and rng is not None else random_state,
     )
     for start, scores in iter_scores(classifier, rows, score_chunk, **kwargs):
-        ranking = None
-        if stochastic is not None:
-            ranking = stochastic_ranking(scores, stochastic, beta, random_state=rng)
-        top.update(scores, start, ranking)
+        with selecting():
+            ranking = None
+            if stochastic is not None:
+                ranking = stochastic_ranking(scores, stochastic, beta, random_state=rng)
+            top.update(scores, start, ranking)
     if n_rows is None:
         check_n_instances(n_instances, top.n_seen)
-    indices, values = top.result()
+    with selecting():
+        indices, values = top.result()
     if chosen is not None:
         indices = chosen[indices].astype(np.int64)
     return indices, values

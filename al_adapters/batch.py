@@ -18,7 +18,7 @@ from sklearn.metrics import pairwise_distances, pairwise_distances_argmin_min
 
 from al_adapters import _backend, _rows
 from al_adapters._rows import reads_row_views
-from al_adapters._scoring import resolve_chunk_size
+from al_adapters._scoring import progress_bar, resolve_chunk_size, selecting
 from al_adapters._typing import Rows
 from al_adapters._validation import check_n_instances
 from al_adapters.uncertainty import classifier_uncertainty
@@ -116,18 +116,22 @@ def uncertainty_batch_sampling(
 
     available = np.ones(n, dtype=bool)
     available[picks] = False
-    while len(picks) < n_instances:
-        n_unlabelled = n - len(picks)
-        alpha = n_unlabelled / (n_unlabelled + n_labelled)
-        scores = alpha * (1.0 - 1.0 / (1.0 + nearest)) + (1.0 - alpha) * uncertainty
-        scores[~available] = -np.inf
-        best = int(np.argmax(scores))
-        picks.append(best)
-        picked_scores.append(scores[best])
-        available[best] = False
-        n_labelled += 1
-        if len(picks) < n_instances:
-            np.minimum(nearest, distances.to_row(best), out=nearest)
+    bar = progress_bar(classifier, n_instances, "ranking the batch")
+    with bar, selecting():
+        bar.update(len(picks))
+        while len(picks) < n_instances:
+            n_unlabelled = n - len(picks)
+            alpha = n_unlabelled / (n_unlabelled + n_labelled)
+            scores = alpha * (1.0 - 1.0 / (1.0 + nearest)) + (1.0 - alpha) * uncertainty
+            scores[~available] = -np.inf
+            best = int(np.argmax(scores))
+            picks.append(best)
+            picked_scores.append(scores[best])
+            available[best] = False
+            n_labelled += 1
+            bar.update(1)
+            if len(picks) < n_instances:
+                np.minimum(nearest, distances.to_row(best), out=nearest)
     return np.asarray(picks, dtype=np.int64), np.asarray(picked_scores)
 
 

@@ -12,7 +12,7 @@ from sklearn.exceptions import NotFittedError
 from sklearn.metrics import accuracy_score
 
 from al_adapters import _backend
-from al_adapters._query import run_query
+from al_adapters._query import timed_fit, timed_query
 from al_adapters._typing import Array, Labels, QueryResult, QueryStrategy, Rows
 from al_adapters.disagreement import vote_entropy_sampling
 
@@ -38,6 +38,8 @@ class Committee(BaseEstimator):
         ``(indices, scores)``.
     on_transformed : bool, default=False
         Accepted for modAL compatibility; the members' own setting is what counts.
+    progress : bool, default=False
+        Show progress bars while built-in strategies score the pool.
 
     Attributes
     ----------
@@ -45,6 +47,9 @@ class Committee(BaseEstimator):
         Sorted union of the members' classes (None until every member is fitted).
     n_classes_ : int
         Number of classes (0 until every member is fitted).
+    timings_ : list of dict
+        Seconds per round (``"score"``, ``"select"``, ``"fit"``), as for
+        :attr:`ActiveLearner.timings_ <al_adapters.ActiveLearner>`.
 
     Examples
     --------
@@ -70,6 +75,7 @@ class Committee(BaseEstimator):
         learner_list: list[ActiveLearner],
         query_strategy: QueryStrategy = vote_entropy_sampling,
         on_transformed: bool = False,
+        progress: bool = False,
     ) -> None:
         if not isinstance(learner_list, list):
             raise TypeError(
@@ -84,6 +90,8 @@ class Committee(BaseEstimator):
         self.learner_list = learner_list
         self.query_strategy = query_strategy
         self.on_transformed = on_transformed
+        self.progress = progress
+        self.timings_: list[dict[str, float]] = []
 
     def __iter__(self) -> Iterator[ActiveLearner]:
         return iter(self.learner_list)
@@ -145,7 +153,7 @@ class Committee(BaseEstimator):
         self : Committee
             The committee.
         """
-        with self._transaction():
+        with timed_fit(self), self._transaction():
             for learner in self:
                 learner.fit(X, y, **fit_kwargs)
         return self
@@ -175,7 +183,7 @@ class Committee(BaseEstimator):
             Passed to each estimator's ``fit`` (or ``partial_fit``).
         """
         checked = [learner._check_teach(X, y, only_new=only_new) for learner in self]
-        with self._transaction():
+        with timed_fit(self), self._transaction():
             for learner, (X_checked, y_checked) in zip(self, checked, strict=True):
                 learner._teach_checked(
                     X_checked, y_checked, bootstrap, only_new, fit_kwargs
@@ -221,7 +229,7 @@ class Committee(BaseEstimator):
         metrics : ndarray or None
             Only with ``return_metrics=True``: the scores of those rows.
         """
-        return run_query(
+        return timed_query(
             self,
             X_pool,
             query_args,

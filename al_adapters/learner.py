@@ -16,7 +16,7 @@ from sklearn.utils.validation import check_is_fitted, check_random_state
 
 from al_adapters import _backend, _rows
 from al_adapters._buffer import RowBuffer
-from al_adapters._query import run_query
+from al_adapters._query import timed_fit, timed_query
 from al_adapters._typing import (
     Array,
     Labels,
@@ -70,6 +70,9 @@ class ActiveLearner(BaseEstimator):
     force_all_finite : bool or 'allow-nan', default=True
         Whether new rows must be free of NaN and infinity (modAL's name for
         scikit-learn's ``ensure_all_finite``).
+    progress : bool, default=False
+        Show progress bars (``tqdm.auto``: widgets in notebooks, text elsewhere)
+        while built-in strategies score the pool.
     **fit_kwargs
         Passed to the estimator's ``fit`` for the initial fit.
 
@@ -79,6 +82,12 @@ class ActiveLearner(BaseEstimator):
         All rows taught so far (None until something is taught).
     y_training : array-like or None
         Their labels.
+    timings_ : list of dict
+        Seconds per round: ``"score"`` and ``"select"`` for the query that starts
+        a round (``select`` is the top-k selection of built-in strategies,
+        ``score`` the rest of the query), ``"fit"`` for the fit or teach that
+        follows it. On a GPU the split between them is approximate, as kernels
+        run asynchronously.
 
     Examples
     --------
@@ -105,6 +114,7 @@ class ActiveLearner(BaseEstimator):
         on_transformed: bool = False,
         random_state: RandomStateLike = None,
         force_all_finite: bool | str = True,
+        progress: bool = False,
         **fit_kwargs: Any,
     ) -> None:
         if not callable(query_strategy):
@@ -115,6 +125,8 @@ class ActiveLearner(BaseEstimator):
         self.on_transformed = on_transformed
         self.random_state = random_state
         self.force_all_finite = finiteness(force_all_finite)
+        self.progress = progress
+        self.timings_: list[dict[str, float]] = []
         self._rng = _as_generator(random_state)
         self._X = RowBuffer()
         self._y = RowBuffer()
@@ -289,7 +301,7 @@ class ActiveLearner(BaseEstimator):
         """
         X, y = self._checked(X, y)
         self._check_classes(y, incremental=False)
-        with self._transaction():
+        with timed_fit(self), self._transaction():
             self._X, self._y = RowBuffer(X), RowBuffer(y)
             self._fit_to_known(bootstrap=bootstrap, **fit_kwargs)
         return self
@@ -326,7 +338,7 @@ class ActiveLearner(BaseEstimator):
         exactly as they were.
         """
         X, y = self._check_teach(X, y, only_new=only_new)
-        with self._transaction():
+        with timed_fit(self), self._transaction():
             self._teach_checked(X, y, bootstrap, only_new, fit_kwargs)
 
     def _check_teach(self, X, y, *, only_new):
@@ -375,7 +387,7 @@ class ActiveLearner(BaseEstimator):
         metrics : ndarray or None
             Only with ``return_metrics=True``: the strategy's scores of those rows.
         """
-        return run_query(
+        return timed_query(
             self,
             X_pool,
             query_args,
