@@ -43,9 +43,11 @@ CHUNK_BUDGET_BYTES = 64 * 2**20
 BYTES_PER_OUTPUT = 4 * 4
 MIN_CHUNK_ROWS = 16
 #: The model's hidden activations are not counted in the budget (the engine cannot
-#: see them); this cap keeps each forward pass's activations small, and on a CPU
-#: in cache, whatever T and C are.
-MAX_CHUNK_ROWS = 4096
+#: see them): TorchAdapter and KerasAdapter cut each chunk into forward passes of
+#: their own, sized for the device's caches or memory, so a chunk only bounds the
+#: input and output rows held at once, and fewer, larger chunks save per-call
+#: overhead (a Keras model call costs about a millisecond whatever its size).
+MAX_CHUNK_ROWS = 65536
 #: Classes assumed when the estimator does not tell (no ``classes_``).
 DEFAULT_N_CLASSES = 100
 

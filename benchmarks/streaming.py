@@ -23,7 +23,7 @@ size. Without ``TorchAdapter`` (torch extra not installed), (a) uses a minimal
 estimator with the same protocol and says so.
 
 Run ``python benchmarks/streaming.py`` for the default grid (a few minutes on
-two cores), ``--full`` for the issue's grid, ``--plot PATH`` for a figure.
+two cores), ``--full`` for the full grid (N x T x C), ``--plot PATH`` for a figure.
 """
 
 import argparse
@@ -133,6 +133,7 @@ def _host(torch, module, pool_numpy, n_samples, device):
 
 def _baal(torch, module, pool_numpy, n_samples, device):
     from baal.active.heuristics import BALD
+    from baal.bayesian.dropout import MCDropoutModule
     from baal.modelwrapper import ModelWrapper, TrainingArgs
 
     class Rows(torch.utils.data.Dataset):
@@ -150,8 +151,9 @@ def _baal(torch, module, pool_numpy, n_samples, device):
         def forward(self, x):
             return torch.softmax(self.inner(x), dim=1)
 
+    # baal predicts in eval mode: its MC-dropout wrapper keeps dropout active.
     wrapper = ModelWrapper(
-        Softmax(module),
+        Softmax(MCDropoutModule(module)),
         TrainingArgs(
             batch_size=128, use_cuda=device != "cpu", replicate_in_memory=False
         ),
@@ -332,7 +334,11 @@ def main():
     parser.add_argument("--t", type=int, nargs="+", default=[1, 20, 100])
     parser.add_argument("--c", type=int, nargs="+", default=[10, 100])
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--full", action="store_true", help="the issue's grid")
+    parser.add_argument(
+        "--full",
+        action="store_true",
+        help="the full grid: N in {10k, 100k, 1M}, T in {1, 20, 100}, C in {10, 100}",
+    )
     parser.add_argument(
         "--threads", type=int, default=0, help="torch threads (0: torch's default)"
     )

@@ -15,6 +15,7 @@ extensions = [
 ]
 source_suffix = {".md": "markdown", ".rst": "restructuredtext"}
 exclude_patterns = ["_build"]
+templates_path = ["_templates"]
 myst_heading_anchors = 3
 
 autosummary_generate = True

@@ -143,7 +143,7 @@ def test_chunks_shrink_as_the_number_of_samples_grows(rng):
     from tests.protocol_models import TorchProtocolEstimator
 
     model = TorchProtocolEstimator(n_features=4, n_classes=50).fit()
-    X = rng.normal(size=(20000, 4)).astype(np.float32)
+    X = rng.normal(size=(MAX_CHUNK_ROWS + 100, 4)).astype(np.float32)
     sizes = {}
     for n_samples in (1, 100):
         model.sample_calls_.clear()

@@ -14,7 +14,7 @@ import time
 import numpy as np
 
 #: Bytes of input rows per forward pass when ``predict_batch_size`` is None.
-CPU_BATCH_BYTES = 2**20
+CPU_BATCH_BYTES = 2**18
 GPU_BATCH_BYTES = 64 * 2**20
 MIN_BATCH_ROWS, MAX_BATCH_ROWS = 64, 65536
 

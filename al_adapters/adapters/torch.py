@@ -51,7 +51,7 @@ class TorchAdapter(TorchStateMixin, ClassifierMixin, BaseEstimator):
         for GPUs; probabilities are returned in float32 either way.
     predict_batch_size : int, default=None
         Rows per forward pass when scoring. None picks about 64 MiB of input rows
-        per pass on a GPU; on a CPU, about 1 MiB (cache-sized, the fastest on idle
+        per pass on a GPU; on a CPU, about 256 KiB (cache-sized, the fastest on idle
         cores) or 8 times that (faster on busy cores), whichever it timed faster
         lately. Within 64 to 65536 rows either way.
     **kwargs

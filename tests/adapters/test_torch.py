@@ -1,10 +1,12 @@
 """TorchAdapter beyond the shared contract: skorch's traps P1-P15 and the scoring path.
 
-Each trap of ``shared/research/ecosystem.md`` section 5.1 has a test below that
-fails without its handling (the trap number is in the test's docstring). Tests
+Each of skorch's traps in the table of ``docs/torch-adapter.md`` (P1-P15) has a
+test below that fails without its handling (the trap number is in the test's
+docstring). Tests
 that need CUDA are marked ``gpu`` and skipped without it.
 """
 
+import ast
 import copy
 import io
 import json
@@ -763,16 +765,9 @@ def test_the_test_session_installs_a_pinned_torch_build():
     noxfile = (ROOT / "noxfile.py").read_text()
     torch_line = re.search(r"^TORCH = (\[.*\])$", noxfile, re.MULTILINE)
     assert torch_line, "noxfile.py has no TORCH = [...] line"
-    requirements = eval(torch_line.group(1))  # a literal list of strings
+    requirements = ast.literal_eval(torch_line.group(1))
     assert any(re.fullmatch(r"torch==[\d.]+(\+cpu)?", r) for r in requirements)
     assert any(r.startswith("skorch") for r in requirements)
-
-
-def test_ci_runs_the_torch_tests():
-    """P15: in CI, a missing torch must fail loudly rather than skip these tests."""
-    if os.environ.get("CI") != "true":
-        pytest.skip("not running in CI")
-    assert torch.__version__
 
 
 # -- GPU -----------------------------------------------------------------------
