@@ -9,7 +9,6 @@ that need CUDA are marked ``gpu`` and skipped without it.
 import ast
 import copy
 import io
-import json
 import os
 import pathlib
 import pickle
@@ -27,6 +26,7 @@ torch = pytest.importorskip("torch")
 skorch = pytest.importorskip("skorch")
 
 from sklearn.base import clone  # noqa: E402
+from sklearn.utils.estimator_checks import parametrize_with_checks  # noqa: E402
 from skorch import NeuralNetClassifier  # noqa: E402
 from skorch.callbacks import Callback, EarlyStopping  # noqa: E402
 from skorch.dataset import ValidSplit  # noqa: E402
@@ -38,6 +38,7 @@ from al_adapters.uncertainty import uncertainty_sampling  # noqa: E402
 from tests.adapters.factories import blobs, make_adapter  # noqa: E402
 from tests.adapters.torch_models import (  # noqa: E402
     MLP,
+    LazyMLP,
     LogSoftmaxMLP,
     SoftmaxMLP,
 )
@@ -186,51 +187,29 @@ def test_device_auto_falls_back_to_the_cpu(data, monkeypatch):
     assert adapter.to_device(X).device.type == "cpu"
 
 
-def test_scikit_learn_api_checks():
-    """scikit-learn's API checks (``legacy=False``); one expected failure on 1.6.
+def _expected_failed_checks(estimator):
+    if SKLEARN_VERSION >= (1, 7):
+        return {}
+    return {
+        "check_n_features_in_after_fitting": (
+            "scikit-learn 1.6 calls partial_fit(X, y, classes=np.unique(y)) with a "
+            "two-class y; the adapter's classes are fixed at construction, and "
+            "partial_fit refuses a classes argument that differs from them"
+        )
+    }
 
-    They run in a subprocess with ``SCIPY_ARRAY_API=1``: importing
-    ``sklearn.utils.estimator_checks`` on scikit-learn 1.6 enables array API
-    dispatch, which fails without it once array-api-compat is installed.
-    """
-    code = textwrap.dedent(
-        """
-        import json
-        from sklearn.utils.estimator_checks import check_estimator
-        from torch import nn
-        from al_adapters import TorchAdapter
-        from tests.adapters.torch_models import LazyMLP
 
-        adapter = TorchAdapter(
+@parametrize_with_checks(
+    [
+        TorchAdapter(
             LazyMLP, classes=[0, 1, 2], criterion=nn.CrossEntropyLoss, max_epochs=2
         )
-        results = check_estimator(adapter, legacy=False, on_fail=None)
-        print(json.dumps({r["check_name"]: [r["status"], str(r["exception"])]
-                          for r in results}))
-        """
-    )
-    env = {**os.environ, "SCIPY_ARRAY_API": "1"}
-    result = subprocess.run(
-        [sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        check=True,
-        cwd=ROOT,
-        env=env,
-    )
-    checks = json.loads(result.stdout.splitlines()[-1])
-    assert len(checks) >= 15
-    failed = {name: r[1] for name, r in checks.items() if r[0] != "passed"}
-    if SKLEARN_VERSION < (1, 7):
-        # scikit-learn 1.6 fits binary data with partial_fit(classes=[0, 1]): a
-        # label set the contract requires to be refused for classes [0, 1, 2]
-        assert failed.keys() == {"check_n_features_in_after_fitting"}
-        assert (
-            "partial_fit got classes [0, 1]"
-            in failed["check_n_features_in_after_fitting"]
-        )
-    else:
-        assert not failed
+    ],
+    legacy=False,
+    expected_failed_checks=_expected_failed_checks,
+)
+def test_scikit_learn_api_checks(estimator, check):
+    check(estimator)
 
 
 # -- P1: classes, labels and outputs -------------------------------------------
