@@ -8,6 +8,7 @@ import importlib.util
 
 import numpy as np
 import pytest
+import sklearn
 
 KINDS = ["torch", "keras"]
 
@@ -113,3 +114,16 @@ def blobs(n=60, n_features=4, n_classes=3, seed=0):
     centers = rng.normal(scale=3.0, size=(n_classes, n_features))
     X = centers[y] + rng.normal(size=(n, n_features))
     return X.astype(np.float32), y
+
+
+def expected_failed_api_checks(estimator):
+    """The scikit-learn API checks an adapter is expected to fail, with the reason."""
+    if not sklearn.__version__.startswith("1.6"):
+        return {}
+    return {
+        "check_n_features_in_after_fitting": (
+            "scikit-learn 1.6 calls partial_fit(X, y, classes=np.unique(y)) with a "
+            "two-class y; the adapter's classes are fixed at construction, and "
+            "partial_fit refuses a classes argument that differs from them"
+        )
+    }

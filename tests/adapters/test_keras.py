@@ -32,7 +32,11 @@ from sklearn.utils import get_tags  # noqa: E402
 from sklearn.utils.estimator_checks import parametrize_with_checks  # noqa: E402
 
 from al_adapters import ActiveLearner, KerasAdapter, Pool  # noqa: E402
-from tests.adapters.factories import blobs, make_adapter  # noqa: E402
+from tests.adapters.factories import (  # noqa: E402
+    blobs,
+    expected_failed_api_checks,
+    make_adapter,
+)
 from tests.adapters.keras_models import build_from_meta, build_mlp  # noqa: E402
 
 KerasClassifier = scikeras_wrappers.KerasClassifier
@@ -100,22 +104,10 @@ def test_cross_validation_is_stratified_and_scores_roc_auc():
     assert np.all((scores >= 0) & (scores <= 1))
 
 
-def _expected_failed_checks(estimator):
-    if not sklearn.__version__.startswith("1.6"):
-        return {}  # all 15 API checks pass
-    return {
-        "check_n_features_in_after_fitting": (
-            "scikit-learn 1.6 calls partial_fit(X, y, classes=np.unique(y)) with a "
-            "two-class y; the adapter's classes are fixed at construction, and "
-            "partial_fit refuses a classes argument that differs from them"
-        )
-    }
-
-
 @parametrize_with_checks(
     [KerasAdapter(build_from_meta, classes=[0, 1, 2])],
     legacy=False,
-    expected_failed_checks=_expected_failed_checks,
+    expected_failed_checks=expected_failed_api_checks,
 )
 def test_scikit_learn_api_checks(estimator, check):
     check(estimator)

@@ -19,7 +19,6 @@ import textwrap
 
 import numpy as np
 import pytest
-import sklearn
 from numpy.testing import assert_allclose, assert_array_equal
 
 torch = pytest.importorskip("torch")
@@ -35,7 +34,11 @@ from torch import nn  # noqa: E402
 
 from al_adapters import ActiveLearner, Pool, TorchAdapter  # noqa: E402
 from al_adapters.uncertainty import uncertainty_sampling  # noqa: E402
-from tests.adapters.factories import blobs, make_adapter  # noqa: E402
+from tests.adapters.factories import (  # noqa: E402
+    blobs,
+    expected_failed_api_checks,
+    make_adapter,
+)
 from tests.adapters.torch_models import (  # noqa: E402
     MLP,
     LazyMLP,
@@ -45,7 +48,6 @@ from tests.adapters.torch_models import (  # noqa: E402
 
 needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 ROOT = pathlib.Path(__file__).resolve().parents[2]
-SKLEARN_VERSION = tuple(int(part) for part in sklearn.__version__.split(".")[:2])
 
 
 @pytest.fixture
@@ -187,18 +189,6 @@ def test_device_auto_falls_back_to_the_cpu(data, monkeypatch):
     assert adapter.to_device(X).device.type == "cpu"
 
 
-def _expected_failed_checks(estimator):
-    if SKLEARN_VERSION >= (1, 7):
-        return {}
-    return {
-        "check_n_features_in_after_fitting": (
-            "scikit-learn 1.6 calls partial_fit(X, y, classes=np.unique(y)) with a "
-            "two-class y; the adapter's classes are fixed at construction, and "
-            "partial_fit refuses a classes argument that differs from them"
-        )
-    }
-
-
 @parametrize_with_checks(
     [
         TorchAdapter(
@@ -206,7 +196,7 @@ def _expected_failed_checks(estimator):
         )
     ],
     legacy=False,
-    expected_failed_checks=_expected_failed_checks,
+    expected_failed_checks=expected_failed_api_checks,
 )
 def test_scikit_learn_api_checks(estimator, check):
     check(estimator)
