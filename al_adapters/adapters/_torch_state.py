@@ -9,15 +9,19 @@
   own ``save_params`` does not keep.
 - Pickling stores a module instance given as ``module`` with ``torch.save``, so
   that an adapter pickled on a GPU machine unpickles on a CPU-only one (skorch
-  maps the fitted net's tensors itself).
+  maps the fitted net's tensors itself). There, a ``device`` naming CUDA becomes
+  ``"cpu"``, with skorch's ``DeviceWarning``, as skorch does for its nets, so
+  that the next ``fit`` builds its network where it can run.
 """
 
 import copy
 import json
+import warnings
 from typing import Any
 
 import torch
 from sklearn.utils.validation import check_is_fitted
+from skorch.exceptions import DeviceWarning
 from skorch.history import History
 
 from al_adapters.adapters import _torch_data as data
@@ -138,7 +142,23 @@ class TorchStateMixin:
     def __setstate__(self, pickled):
         if isinstance(pickled.get("module"), nets.ModuleBytes):
             pickled = {**pickled, "module": nets.module_from_bytes(pickled["module"])}
+        device = pickled["_net_params"].get("device")
+        if _is_cuda(device) and not torch.cuda.is_available():
+            warnings.warn(
+                f"TorchAdapter was pickled with device={device!r}, but CUDA is not "
+                "available here: it now uses device='cpu'",
+                DeviceWarning,
+                stacklevel=2,
+            )
+            net_params = {**pickled["_net_params"], "device": "cpu"}
+            pickled = {**pickled, "_net_params": net_params}
         super().__setstate__(pickled)
+
+
+def _is_cuda(device):
+    if isinstance(device, str):
+        return device.startswith("cuda")
+    return isinstance(device, torch.device) and device.type == "cuda"
 
 
 def _copy_net(net, memo):

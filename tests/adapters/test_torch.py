@@ -708,6 +708,20 @@ def test_pickles_with_an_instance_module(data):
     )
 
 
+def test_an_adapter_pickled_for_cuda_fits_on_the_cpu_where_cuda_is_absent(
+    data, monkeypatch
+):
+    X, y = data
+    payload = pickle.dumps(make(device="cuda"))
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.warns(skorch.exceptions.DeviceWarning, match="CUDA is not available"):
+        restored = pickle.loads(payload)
+    assert restored.get_params()["device"] == "cpu"
+    restored.fit(X, y)
+    assert restored.net_.device == "cpu"
+    assert restored.predict_proba(X).shape == (len(X), 3)
+
+
 # -- P14: history --------------------------------------------------------------
 
 
