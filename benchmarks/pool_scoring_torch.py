@@ -234,7 +234,9 @@ def measure(jobs, args):
             command = [sys.executable, __file__, "--worker", kind, "--n", str(n)]
             command += ["--chunk", str(chunk), "--device", args.device]
             output = subprocess.run(command, check=True, capture_output=True, text=True)
-            runs[kind, n, chunk].append(json.loads(output.stdout.splitlines()[-1]))
+            result = json.loads(output.stdout.splitlines()[-1])
+            print(f"  {kind} n={n} chunk={chunk}: {result}", file=sys.stderr)
+            runs[kind, n, chunk].append(result)
     return {
         job: {
             "time": statistics.median(r["time"] for r in results),
