@@ -4,7 +4,7 @@
 ``1 / (1 + d(x_i, x_j))``. modAL computes the full ``n x n`` similarity matrix;
 here the rows are taken in blocks, each compared with the whole pool and reduced
 to its means at once, so memory holds one ``block x n`` distance matrix (about
-``CHUNK_BUDGET_BYTES``) whatever the pool size. The time is still quadratic.
+``BLOCK_BYTES``) whatever the pool size. The time is still quadratic.
 """
 
 from __future__ import annotations
@@ -18,8 +18,12 @@ from scipy.spatial.distance import cosine, euclidean
 from sklearn.metrics import pairwise_distances
 
 from al_adapters import _rows
-from al_adapters._scoring import CHUNK_BUDGET_BYTES, resolve_chunk_size
+from al_adapters._scoring import resolve_chunk_size
 from al_adapters._typing import Rows
+
+#: Bytes of one block's distances to the whole pool when ``chunk_size`` is None;
+#: the distance computation holds about two more arrays of that size.
+BLOCK_BYTES = 16 * 2**20
 
 __all__ = [
     "similarize_distance",
@@ -97,7 +101,7 @@ def information_density(
         takes two 1-D rows. The similarity is ``1 / (1 + distance)``.
     chunk_size : int, default=None
         Rows compared with the whole pool at once; None fits the block's
-        ``chunk_size x n_samples`` distances in about 64 MiB.
+        ``chunk_size x n_samples`` distances in about 16 MiB.
     n_jobs : int, default=None
         Parallel jobs of :func:`~sklearn.metrics.pairwise_distances`.
 
@@ -118,7 +122,7 @@ def information_density(
     if n == 0:
         raise ValueError("X is empty: there is no density to compute")
     if chunk_size is None:
-        chunk_size = max(1, CHUNK_BUDGET_BYTES // (8 * n))
+        chunk_size = max(1, BLOCK_BYTES // (8 * n))
     chunk_size = resolve_chunk_size(X, chunk_size)
     density = np.empty(n)
     for start, block in _rows.as_row_view(X).chunks(chunk_size):
