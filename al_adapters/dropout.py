@@ -31,6 +31,8 @@ from al_adapters._typing import RandomStateLike, Rows
 __all__ = [
     "default_logits_adaptor",
     "set_dropout_mode",
+    "get_predictions",
+    "entropy_sum",
     "mc_dropout_bald",
     "mc_dropout_mean_st",
     "mc_dropout_max_entropy",
@@ -153,6 +155,100 @@ class _NetSampler:
             for m, flag in zip(modules, flags, strict=True):
                 m.training = flag
         return np.stack(out)
+
+
+def get_predictions(
+    classifier: Any,
+    X: Rows,
+    dropout_layer_indexes: Sequence[int] = (),
+    num_cycles: int = 50,
+    sample_per_forward_pass: int = 1000,
+    logits_adaptor: Callable[[Any, Rows], Any] = default_logits_adaptor,
+    *,
+    random_state: RandomStateLike = None,
+) -> list[np.ndarray]:
+    """Return the class probabilities of ``num_cycles`` dropout passes over ``X``.
+
+    Parameters
+    ----------
+    classifier : ActiveLearner, DeepActiveLearner or estimator
+        Around a skorch net, a TorchAdapter or a KerasAdapter.
+    X : array-like or tensor of shape (n_samples, ...)
+        Rows to predict.
+    dropout_layer_indexes : sequence of int, default=()
+        Dropout layers to activate (indexes into ``list(module.modules())``);
+        empty activates all of them.
+    num_cycles : int, default=50
+        Dropout passes.
+    sample_per_forward_pass : int, default=1000
+        Rows per forward pass.
+    logits_adaptor : callable, default=default_logits_adaptor
+        Applied to the module's output before the per-row softmax.
+    random_state : int, RandomState instance, Generator or None, default=None
+        Seeds the dropout masks.
+
+    Returns
+    -------
+    predictions : list of ndarray of shape (n_samples, n_classes)
+        One array of per-row probabilities per pass, as modAL returns them.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import torch
+    >>> from skorch import NeuralNetClassifier
+    >>> from al_adapters.dropout import get_predictions
+    >>> module = torch.nn.Sequential(torch.nn.Linear(2, 8), torch.nn.Dropout(0.5),
+    ...                              torch.nn.Linear(8, 3))
+    >>> net = NeuralNetClassifier(module, criterion=torch.nn.CrossEntropyLoss)
+    >>> _ = net.initialize()
+    >>> X = np.ones((5, 2), dtype=np.float32)
+    >>> predictions = get_predictions(net, X, num_cycles=4, sample_per_forward_pass=2)
+    >>> len(predictions), predictions[0].shape
+    (4, (5, 3))
+    >>> np.allclose(predictions[0].sum(axis=1), 1)
+    True
+    """
+    from al_adapters import _rows
+    from al_adapters._monte_carlo import _draw_seed, sample_proba_of
+    from al_adapters.selection import _make_rng
+
+    sampler = _sampler(classifier, dropout_layer_indexes, logits_adaptor)
+    sample_proba = sample_proba_of(sampler, "get_predictions")
+    rng = _make_rng(random_state)
+    parts = [
+        np.asarray(sample_proba(chunk, num_cycles, random_state=_draw_seed(rng)))
+        for _, chunk in _rows.as_row_view(X).chunks(sample_per_forward_pass)
+    ]
+    return list(np.concatenate(parts, axis=1))
+
+
+def entropy_sum(values: Any, axis: int = -1) -> np.ndarray:
+    """Return the sum of ``-p log p`` along ``axis``, skipping NaN (padded) entries.
+
+    Parameters
+    ----------
+    values : array-like
+        Probabilities; NaN marks padded classes.
+    axis : int, default=-1
+        Axis to sum over.
+
+    Returns
+    -------
+    entropy : ndarray
+        ``values`` reduced over ``axis``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from al_adapters.dropout import entropy_sum
+    >>> entropy_sum(np.array([[0.5, 0.5, np.nan], [1.0, 0.0, 0.0]]))
+    array([0.69314718, 0.        ])
+    """
+    from scipy.special import entr
+
+    terms = entr(np.asarray(values, dtype=np.float64))
+    return np.sum(terms, where=~np.isnan(terms), axis=axis)
 
 
 def _sampler(classifier, dropout_layer_indexes, logits_adaptor):

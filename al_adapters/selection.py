@@ -25,6 +25,8 @@ __all__ = [
     "RunningTopK",
     "multi_argmax",
     "shuffled_argmax",
+    "multi_argmin",
+    "shuffled_argmin",
     "stochastic_ranking",
     "weighted_random",
 ]
@@ -287,6 +289,75 @@ def shuffled_argmax(
     return _select(
         values, n_instances, random_tie_break=True, random_state=random_state
     )
+
+
+def multi_argmin(values: Array, n_instances: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """Return the indices and values of the ``n_instances`` smallest values.
+
+    Ties go to the lowest index; the result is ordered smallest first.
+
+    Parameters
+    ----------
+    values : array of shape (n_samples,)
+        Scores, in any supported array library.
+    n_instances : int, default=1
+        How many indices to return.
+
+    Returns
+    -------
+    indices : ndarray of shape (n_instances,)
+        Positions of the smallest values.
+    values : ndarray of shape (n_instances,)
+        The values at those positions.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from al_adapters.selection import multi_argmin
+    >>> multi_argmin(np.array([0.2, 0.7, 0.1, 0.1]), n_instances=2)
+    (array([2, 3]), array([0.1, 0.1]))
+    """
+    indices, negated = multi_argmax(-_as_array(values), n_instances)
+    return indices, -negated
+
+
+def shuffled_argmin(
+    values: Array, n_instances: int = 1, random_state: RandomStateLike = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Return the ``n_instances`` smallest values, breaking ties at random.
+
+    Parameters
+    ----------
+    values : array of shape (n_samples,)
+        Scores, in any supported array library.
+    n_instances : int, default=1
+        How many indices to return.
+    random_state : int, RandomState instance or None, default=None
+        Seed for the tie-break order.
+
+    Returns
+    -------
+    indices : ndarray of shape (n_instances,)
+        Positions of the smallest values.
+    values : ndarray of shape (n_instances,)
+        The values at those positions.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from al_adapters.selection import shuffled_argmin
+    >>> idx, _ = shuffled_argmin(np.zeros(4), n_instances=3, random_state=0)
+    >>> len(set(idx.tolist()))
+    3
+    """
+    indices, negated = shuffled_argmax(
+        -_as_array(values), n_instances, random_state=random_state
+    )
+    return indices, -negated
+
+
+def _as_array(values):
+    return np.asarray(values) if isinstance(values, (list, tuple)) else values
 
 
 def _select(values, n_instances, *, random_tie_break, random_state):

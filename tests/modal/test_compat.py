@@ -124,3 +124,16 @@ def test_stream_based_sampling_as_in_modal():
     np.testing.assert_array_equal(learner.X_training[5:], X_full[taught])
     assert len(taught) < len(X_full) // 4  # only uncertain rows were labelled
     assert learner.score(X_full, y_full) >= 0.9 > start
+
+
+def test_argmin_selectors_take_the_smallest_values():
+    from al_adapters.selection import multi_argmin, shuffled_argmin
+
+    values = np.array([0.4, -1.0, 0.3, -1.0, 2.0, 0.3])
+    idx, picked = multi_argmin(values, 4)
+    assert idx.tolist() == [1, 3, 2, 5]
+    np.testing.assert_array_equal(picked, values[idx])
+    seen = {
+        tuple(shuffled_argmin(values, 1, random_state=seed)[0]) for seed in range(30)
+    }
+    assert seen == {(1,), (3,)}

@@ -185,3 +185,26 @@ def test_set_dropout_mode_switches_only_dropout_layers():
     assert [m.training for m in module] == [False, True, False, False, True, False]
     mc.set_dropout_mode(module, [5], train_mode=False)
     assert [m.training for m in module] == [False, True, False, False, False, False]
+
+
+def test_get_predictions_returns_one_array_per_pass(learner, data):
+    X, _ = data
+    predictions = mc.get_predictions(
+        learner, X, [2], num_cycles=3, sample_per_forward_pass=100, random_state=0
+    )
+    assert len(predictions) == 3
+    assert all(p.shape == (len(X), N_CLASSES) for p in predictions)
+    np.testing.assert_allclose(np.sum(predictions, axis=2), 1.0, rtol=1e-5)
+    again = mc.get_predictions(
+        learner, X, [2], num_cycles=3, sample_per_forward_pass=100, random_state=0
+    )
+    np.testing.assert_array_equal(predictions, again)
+
+
+def test_entropy_sum_skips_padding():
+    values = np.array([[0.2, 0.8, np.nan], [0.5, 0.25, 0.25]])
+    expected = [
+        -(0.2 * np.log(0.2) + 0.8 * np.log(0.8)),
+        -(0.5 * np.log(0.5) + 2 * 0.25 * np.log(0.25)),
+    ]
+    np.testing.assert_allclose(mc.entropy_sum(values), expected)
