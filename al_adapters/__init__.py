@@ -13,6 +13,7 @@ from al_adapters import (
     bayesian,
     combination,
     curves,
+    data,
     density,
     disagreement,
     dropout,
@@ -20,6 +21,7 @@ from al_adapters import (
     multilabel,
     selection,
     uncertainty,
+    validation,
 )
 from al_adapters.committee import Committee
 from al_adapters.committee_regressor import CommitteeRegressor
@@ -46,6 +48,7 @@ __all__ = [
     "bayesian",
     "combination",
     "curves",
+    "data",
     "density",
     "disagreement",
     "dropout",
@@ -53,6 +56,7 @@ __all__ = [
     "multilabel",
     "selection",
     "uncertainty",
+    "validation",
     "__version__",
 ]
 
