@@ -263,7 +263,7 @@ def test_custom_query_strategies():
         return multi_argmax(utility, n_instances=n_instances)
 
     learner = ActiveLearner(
-        GaussianProcessClassifier(1.0 * RBF(1.0)),
+        GaussianProcessClassifier(1.0 * RBF(1.0), optimizer=None),
         query_strategy=custom_query_strategy,
         X_training=X[initial],
         y_training=y[initial],
