@@ -94,7 +94,7 @@ class CommitteeRegressor(Committee):
         ]
         return np.stack([vote.reshape(-1) for vote in votes], axis=1)
 
-    def predict(
+    def predict(  # type: ignore[override]
         self, X: Rows, return_std: bool = False, **predict_kwargs: Any
     ) -> Array | tuple[Array, Array]:
         """Return the mean of the members' predictions, and their spread.
