@@ -59,12 +59,13 @@ class BayesianOptimizer(ActiveLearner):
     --------
     >>> import numpy as np
     >>> from sklearn.gaussian_process import GaussianProcessRegressor
+    >>> from sklearn.gaussian_process.kernels import RBF
     >>> from al_adapters import BayesianOptimizer
     >>> from al_adapters.acquisition import max_UCB
     >>> X = np.linspace(0, 1, 101).reshape(-1, 1)
     >>> y = -((X.ravel() - 0.7) ** 2)
     >>> optimizer = BayesianOptimizer(
-    ...     GaussianProcessRegressor(), query_strategy=max_UCB,
+    ...     GaussianProcessRegressor(RBF(0.2), optimizer=None), query_strategy=max_UCB,
     ...     X_training=X[[0, 100]], y_training=y[[0, 100]],
     ... )
     >>> for _ in range(5):
