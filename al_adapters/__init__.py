@@ -8,35 +8,55 @@ modules) needs only NumPy and scikit-learn. The adapters, :class:`TorchAdapter` 
 import importlib
 
 from al_adapters import (
+    acquisition,
     batch,
     bayesian,
     combination,
     curves,
+    data,
+    density,
     disagreement,
+    dropout,
+    expected_error,
+    multilabel,
     selection,
     uncertainty,
+    validation,
 )
 from al_adapters.committee import Committee
+from al_adapters.committee_regressor import CommitteeRegressor
 from al_adapters.curves import LearningCurves
+from al_adapters.deep import DeepActiveLearner
 from al_adapters.learner import ActiveLearner
+from al_adapters.optimizer import BayesianOptimizer
 from al_adapters.pool import Pool
 
 __version__ = "0.1.0.dev0"
 
 __all__ = [
     "ActiveLearner",
+    "BayesianOptimizer",
     "Committee",
+    "CommitteeRegressor",
+    "DeepActiveLearner",
     "Pool",
     "LearningCurves",
     "TorchAdapter",
     "KerasAdapter",
+    "acquisition",
     "batch",
     "bayesian",
     "combination",
     "curves",
+    "data",
+    "density",
     "disagreement",
+    "dropout",
+    "expected_error",
+    "multilabel",
     "selection",
     "uncertainty",
+    "validation",
     "__version__",
 ]
 

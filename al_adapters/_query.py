@@ -1,10 +1,13 @@
 """Running a query strategy, over a plain pool or a :class:`~al_adapters.Pool`."""
 
 import contextlib
+import numbers
+import sys
 import time
 import warnings
 
 import numpy as np
+import scipy.sparse as sp
 
 from al_adapters import _backend, _rows
 from al_adapters._backend._sources import as_source
@@ -76,10 +79,14 @@ def run_query(model, X_pool, query_args, query_kwargs, *, return_metrics, row_sh
 
     result = strategy(model, X, *query_args, **query_kwargs)
     indices, metrics = result if isinstance(result, tuple) else (result, None)
+    # modAL's convention: a strategy's single int index gives an int and one row
+    single = isinstance(indices, numbers.Integral) and not isinstance(indices, bool)
     indices = _as_indices(indices, _rows.n_rows(X))
     if candidates is not None:
         indices = candidates[indices]
     rows = _rows.take_rows(source, indices)
+    if single:
+        indices, rows = int(indices[0]), single_row(rows)
     if not return_metrics:
         return indices, rows
     if metrics is None:
@@ -106,3 +113,17 @@ def _as_indices(indices, n_candidates):
             f"{n_candidates} candidate rows"
         )
     return indices
+
+
+def single_row(rows):
+    """Return the only row of a one-row block as modAL's ``X[i]`` does.
+
+    A 1-D row for arrays, tensors and lists, a Series for a DataFrame, and the
+    ``1 x n`` matrix itself for a sparse matrix.
+    """
+    pd = sys.modules.get("pandas")
+    if pd is not None and isinstance(rows, pd.DataFrame):
+        return rows.iloc[0]
+    if sp.issparse(rows):
+        return rows
+    return rows[0]

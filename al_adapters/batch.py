@@ -23,7 +23,12 @@ from al_adapters._typing import Rows
 from al_adapters._validation import check_n_instances
 from al_adapters.uncertainty import classifier_uncertainty
 
-__all__ = ["uncertainty_batch_sampling"]
+__all__ = [
+    "uncertainty_batch_sampling",
+    "ranked_batch",
+    "select_cold_start_instance",
+    "select_instance",
+]
 
 
 @reads_row_views
@@ -89,13 +94,70 @@ def uncertainty_batch_sampling(
     5
     """
     rows = _rows.as_row_view(X)
-    n = len(rows)
-    n_instances = check_n_instances(n_instances, n)
+    n_instances = check_n_instances(n_instances, len(rows))
     size = resolve_chunk_size(rows, chunk_size)
     uncertainty = classifier_uncertainty(
         classifier, rows, chunk_size=size, **uncertainty_measure_kwargs
     )
-    uncertainty = _backend.to_numpy(uncertainty).astype(np.float64)
+    return ranked_batch(
+        classifier, rows, uncertainty, n_instances, metric, n_jobs, chunk_size=size
+    )
+
+
+def ranked_batch(
+    classifier: Any,
+    unlabeled: Rows,
+    uncertainty_scores: Any,
+    n_instances: int,
+    metric: str | Callable[..., float] = "euclidean",
+    n_jobs: int | None = None,
+    *,
+    chunk_size: int | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Rank a batch of ``unlabeled`` rows by the given uncertainty and distance.
+
+    The ranking step of :func:`uncertainty_batch_sampling`, for uncertainty
+    scores computed any other way.
+
+    Parameters
+    ----------
+    classifier : ActiveLearner, Committee or estimator
+        Its ``X_training`` (if any) is the labelled data; with
+        ``on_transformed=True`` distances are taken after its transformation.
+    unlabeled : array-like of shape (n_samples, ...)
+        The pool.
+    uncertainty_scores : array of shape (n_samples,)
+        Uncertainty of each row of the pool.
+    n_instances : int
+        Size of the batch.
+    metric : str or callable, default='euclidean'
+        Distance metric, as in :func:`sklearn.metrics.pairwise_distances`.
+    n_jobs : int, default=None
+        Parallel jobs for the distance computations.
+    chunk_size : int, default=None
+        Candidate rows per distance computation.
+
+    Returns
+    -------
+    indices : ndarray of shape (n_instances,)
+        Rows of ``unlabeled`` in the order they were picked.
+    scores : ndarray of shape (n_instances,)
+        The score of each row when it was picked.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from al_adapters.batch import ranked_batch
+    >>> X = np.array([[0.0], [0.1], [5.0], [5.1]])
+    >>> idx, _ = ranked_batch(None, X, np.array([0.9, 0.9, 0.1, 0.1]), 2)
+    >>> idx.tolist()  # one row from each cluster
+    [1, 3]
+    """
+    rows = _rows.as_row_view(unlabeled)
+    n = len(rows)
+    n_instances = check_n_instances(n_instances, n)
+    size = resolve_chunk_size(rows, chunk_size)
+    uncertainty = _backend.to_numpy(uncertainty_scores).astype(np.float64)
 
     transform = None
     if getattr(classifier, "on_transformed", False):
@@ -227,3 +289,100 @@ class _Distances:
 
 def _dense_float(block):
     return isinstance(block, np.ndarray) and block.dtype.kind == "f"
+
+
+def select_cold_start_instance(
+    X: Rows, metric: str | Callable[..., float] = "euclidean", n_jobs: int | None = None
+) -> tuple[int, Rows]:
+    """Return the row that starts a ranked batch when nothing is labelled.
+
+    The row closest to the pool's mean, found in two passes; for Euclidean
+    distance it is the row modAL picks, the one with the smallest mean distance
+    to all others, without modAL's ``n x n`` distance matrix.
+
+    Parameters
+    ----------
+    X : array-like of shape (n_samples, n_features)
+        The pool.
+    metric : str or callable, default='euclidean'
+        Distance to the mean.
+    n_jobs : int, default=None
+        Parallel jobs for the distance computations.
+
+    Returns
+    -------
+    index : int
+        Position of the row.
+    row : array-like of shape (1, n_features)
+        The row.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from al_adapters.batch import select_cold_start_instance
+    >>> select_cold_start_instance(np.array([[0.0], [1.0], [5.0]]))
+    (1, array([[1.]]))
+    """
+    rows = _rows.as_row_view(X)
+    index = _Distances(
+        rows, None, resolve_chunk_size(rows), metric, n_jobs
+    ).central_row()
+    return index, rows.take([index])
+
+
+def select_instance(
+    X_training: Rows,
+    X_pool: Rows,
+    X_uncertainty: np.ndarray,
+    mask: np.ndarray,
+    metric: str | Callable[..., float] = "euclidean",
+    n_jobs: int | None = None,
+) -> tuple[int, Rows, np.ndarray]:
+    """Pick the next row of a ranked batch: one step of :func:`ranked_batch`.
+
+    Parameters
+    ----------
+    X_training : array-like of shape (n_labelled, n_features)
+        Labelled and already picked rows.
+    X_pool : array-like of shape (n_samples, n_features)
+        The pool.
+    X_uncertainty : array of shape (n_samples,)
+        Uncertainty of each pool row.
+    mask : ndarray of bool of shape (n_samples,)
+        True for rows still available; the pick is set to False (in place).
+    metric : str or callable, default='euclidean'
+        Distance metric.
+    n_jobs : int, default=None
+        Parallel jobs for the distance computations.
+
+    Returns
+    -------
+    index : int
+        Position of the picked row in ``X_pool``.
+    row : array-like of shape (1, n_features)
+        The row.
+    mask : ndarray of bool
+        ``mask``, with the pick set to False.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from al_adapters.batch import select_instance
+    >>> X_pool = np.array([[0.0], [1.0], [4.0]])
+    >>> index, row, mask = select_instance(
+    ...     np.array([[0.0]]), X_pool, np.zeros(3), np.ones(3, dtype=bool)
+    ... )
+    >>> index, mask.tolist()
+    (2, [True, True, False])
+    """
+    available = np.flatnonzero(mask)
+    candidates = _rows.take_rows(X_pool, available)
+    rows = _rows.as_row_view(candidates)
+    distances = _Distances(rows, None, resolve_chunk_size(rows), metric, n_jobs)
+    nearest = distances.to_nearest(X_training)
+    alpha = len(available) / (len(available) + _rows.n_rows(X_training))
+    uncertainty = np.asarray(X_uncertainty, dtype=np.float64)[available]
+    scores = alpha * (1.0 - 1.0 / (1.0 + nearest)) + (1.0 - alpha) * uncertainty
+    index = int(available[np.argmax(scores)])
+    mask[index] = False
+    return index, _rows.take_rows(X_pool, [index]), mask

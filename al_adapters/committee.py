@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import scipy.sparse as sp
 from sklearn.base import BaseEstimator
 from sklearn.exceptions import NotFittedError
 from sklearn.metrics import accuracy_score
@@ -37,7 +38,8 @@ class Committee(BaseEstimator):
         ``query_strategy(committee, X_pool, *args, **kwargs)`` returning indices, or
         ``(indices, scores)``.
     on_transformed : bool, default=False
-        Accepted for modAL compatibility; the members' own setting is what counts.
+        Let distance-based strategies (ranked batch) work on the rows as
+        transformed by :meth:`transform_without_estimating`.
     progress : bool, default=False
         Show progress bars while built-in strategies score the pool.
 
@@ -237,6 +239,29 @@ class Committee(BaseEstimator):
             return_metrics=return_metrics,
             row_shape=self.learner_list[0]._row_shape(),
         )
+
+    def transform_without_estimating(self, X: Rows) -> Rows:
+        """Transform ``X`` by every member's pipeline and join the results.
+
+        Each member applies every step of its :class:`~sklearn.pipeline.Pipeline`
+        estimator but the last (or returns ``X`` itself); the results are
+        stacked side by side. Ranked batch sampling uses it with
+        ``on_transformed=True``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Rows to transform.
+
+        Returns
+        -------
+        Xt : ndarray or sparse matrix of shape (n_samples, n_features_total)
+            The members' transformations, concatenated column-wise.
+        """
+        parts = [learner.transform_without_estimating(X) for learner in self]
+        if any(sp.issparse(part) for part in parts):
+            return sp.hstack(parts, format="csr")
+        return np.hstack([np.asarray(_backend.to_numpy(part)) for part in parts])
 
     def vote_proba(self, X: Rows, **predict_proba_kwargs: Any) -> Array:
         """Return every member's class probabilities.

@@ -29,6 +29,7 @@ __all__ = [
     "vote_entropy_sampling",
     "consensus_entropy_sampling",
     "max_disagreement_sampling",
+    "max_std_sampling",
 ]
 
 
@@ -387,4 +388,76 @@ def max_disagreement_sampling(
         subsample=subsample,
         stochastic=stochastic,
         beta=beta,
+    )
+
+
+def _std_chunk(regressor, X, **predict_kwargs):
+    _, std = regressor.predict(X, return_std=True, **predict_kwargs)
+    return _backend.get_namespace(std).reshape(std, (-1,))
+
+
+@reads_row_views
+def max_std_sampling(
+    regressor: Any,
+    X: Rows,
+    n_instances: int = 1,
+    random_tie_break: bool = False,
+    *,
+    random_state: RandomStateLike = None,
+    chunk_size: int | None = None,
+    **predict_kwargs: Any,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Query the rows whose predictions have the largest standard deviation.
+
+    modAL's strategy for regression committees; it also fits any regressor whose
+    ``predict`` takes ``return_std=True``, such as a learner around a
+    :class:`~sklearn.gaussian_process.GaussianProcessRegressor`.
+
+    Parameters
+    ----------
+    regressor : CommitteeRegressor, ActiveLearner or regressor
+        Its ``predict(X, return_std=True)`` returns ``(mean, std)``.
+    X : array-like of shape (n_samples, ...)
+        The pool to choose from.
+    n_instances : int, default=1
+        How many rows to query.
+    random_tie_break : bool, default=False
+        Break ties between equal scores at random instead of by lowest index.
+    random_state : int, RandomState instance, Generator or None, default=None
+        Seed for the random tie-break.
+    chunk_size : int, default=None
+        Rows predicted per chunk; None picks one from a memory budget.
+    **predict_kwargs
+        Passed to ``regressor.predict``.
+
+    Returns
+    -------
+    indices : ndarray of shape (n_instances,)
+        Rows of ``X`` to label, largest standard deviation first.
+    scores : ndarray of shape (n_instances,)
+        Their standard deviations.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.linear_model import LinearRegression
+    >>> from al_adapters import ActiveLearner, CommitteeRegressor
+    >>> from al_adapters.disagreement import max_std_sampling
+    >>> X = np.arange(6.0).reshape(-1, 1)
+    >>> members = [
+    ...     ActiveLearner(LinearRegression(), X_training=X[:2], y_training=[0.0, 1.0]),
+    ...     ActiveLearner(LinearRegression(), X_training=X[:2], y_training=[0.0, 2.0]),
+    ... ]
+    >>> committee = CommitteeRegressor(members)
+    >>> max_std_sampling(committee, X, n_instances=2)
+    (array([5, 4]), array([2.5, 2. ]))
+    """
+    return top_scores(
+        regressor,
+        X,
+        _chunk_measure(_std_chunk, predict_kwargs),
+        n_instances,
+        random_tie_break=random_tie_break,
+        random_state=random_state,
+        chunk_size=chunk_size,
     )

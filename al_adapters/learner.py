@@ -200,6 +200,8 @@ class ActiveLearner(BaseEstimator):
         if declared is not None and len(declared):
             check_known_labels(y, declared, source="its classes")
         elif incremental and _is_fitted(self.estimator):
+            if _infers_classes_per_batch(self.estimator):
+                return
             fitted = getattr(self.estimator, "classes_", None)
             check_known_labels(y, fitted, source="the classes it was fitted on")
 
@@ -264,7 +266,13 @@ class ActiveLearner(BaseEstimator):
                 "classes": np.unique(_backend.to_numpy(self.y_training)),
                 **fit_kwargs,
             }
+        seen = _inferred_classes(self.estimator)
         partial_fit(X, y, **fit_kwargs)
+        if seen is not None:
+            # skorch infers classes_ from this batch alone; keep all labels seen
+            self.estimator.classes_inferred_ = np.union1d(
+                seen, _inferred_classes(self.estimator)
+            )
         return self
 
     def _needs_classes(self, partial_fit, fit_kwargs):
@@ -418,6 +426,23 @@ def _is_fitted(estimator):
     except (NotFittedError, TypeError):
         return False
     return True
+
+
+def _inferred_classes(estimator):
+    """Return the classes a skorch classifier inferred from its last batch, or None."""
+    return vars(estimator).get("classes_inferred_")
+
+
+def _infers_classes_per_batch(estimator):
+    """Tell whether ``estimator`` re-infers ``classes_`` from every batch it fits.
+
+    A skorch ``NeuralNetClassifier`` without ``classes`` does: its ``classes_``
+    then lists only the labels of the last batch, and its ``partial_fit``
+    ignores ``classes=``. It takes integer labels as indices of the module's
+    output units, and the loss rejects a label with no unit, so there is no
+    fixed set of classes to check new labels against.
+    """
+    return _inferred_classes(estimator) is not None
 
 
 def _as_rows(X):

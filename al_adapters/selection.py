@@ -21,7 +21,15 @@ from al_adapters import _backend
 from al_adapters._typing import Array, RandomStateLike
 from al_adapters._validation import check_n_instances
 
-__all__ = ["RunningTopK", "multi_argmax", "shuffled_argmax", "stochastic_ranking"]
+__all__ = [
+    "RunningTopK",
+    "multi_argmax",
+    "shuffled_argmax",
+    "multi_argmin",
+    "shuffled_argmin",
+    "stochastic_ranking",
+    "weighted_random",
+]
 
 STOCHASTIC_KINDS = ("power", "softmax")
 
@@ -283,6 +291,75 @@ def shuffled_argmax(
     )
 
 
+def multi_argmin(values: Array, n_instances: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """Return the indices and values of the ``n_instances`` smallest values.
+
+    Ties go to the lowest index; the result is ordered smallest first.
+
+    Parameters
+    ----------
+    values : array of shape (n_samples,)
+        Scores, in any supported array library.
+    n_instances : int, default=1
+        How many indices to return.
+
+    Returns
+    -------
+    indices : ndarray of shape (n_instances,)
+        Positions of the smallest values.
+    values : ndarray of shape (n_instances,)
+        The values at those positions.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from al_adapters.selection import multi_argmin
+    >>> multi_argmin(np.array([0.2, 0.7, 0.1, 0.1]), n_instances=2)
+    (array([2, 3]), array([0.1, 0.1]))
+    """
+    indices, negated = multi_argmax(-_as_array(values), n_instances)
+    return indices, -negated
+
+
+def shuffled_argmin(
+    values: Array, n_instances: int = 1, random_state: RandomStateLike = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Return the ``n_instances`` smallest values, breaking ties at random.
+
+    Parameters
+    ----------
+    values : array of shape (n_samples,)
+        Scores, in any supported array library.
+    n_instances : int, default=1
+        How many indices to return.
+    random_state : int, RandomState instance or None, default=None
+        Seed for the tie-break order.
+
+    Returns
+    -------
+    indices : ndarray of shape (n_instances,)
+        Positions of the smallest values.
+    values : ndarray of shape (n_instances,)
+        The values at those positions.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from al_adapters.selection import shuffled_argmin
+    >>> idx, _ = shuffled_argmin(np.zeros(4), n_instances=3, random_state=0)
+    >>> len(set(idx.tolist()))
+    3
+    """
+    indices, negated = shuffled_argmax(
+        -_as_array(values), n_instances, random_state=random_state
+    )
+    return indices, -negated
+
+
+def _as_array(values):
+    return np.asarray(values) if isinstance(values, (list, tuple)) else values
+
+
 def _select(values, n_instances, *, random_tie_break, random_state):
     if isinstance(values, (list, tuple)):
         values = np.asarray(values)
@@ -294,3 +371,54 @@ def _select(values, n_instances, *, random_tie_break, random_state):
     )
     top.update(values, start=0)
     return top.result()
+
+
+def weighted_random(
+    weights: Array, n_instances: int = 1, random_state: RandomStateLike = None
+) -> np.ndarray:
+    """Draw ``n_instances`` distinct indices with probability proportional to weight.
+
+    modAL's ``weighted_random``: rows are drawn one after another without
+    replacement, each with probability ``weight / sum of the remaining weights``.
+
+    Parameters
+    ----------
+    weights : array of shape (n_samples,)
+        Non-negative sampling weights, in any supported array library.
+    n_instances : int, default=1
+        How many indices to draw; at most the number of positive weights.
+    random_state : int, RandomState instance, Generator or None, default=None
+        Source of the draw. None draws fresh entropy, never the global NumPy
+        random state.
+
+    Returns
+    -------
+    indices : ndarray of shape (n_instances,)
+        The drawn positions, in the order they were drawn.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from al_adapters.selection import weighted_random
+    >>> idx = weighted_random(np.array([0.0, 1.0, 3.0, 0.0]), 2, random_state=0)
+    >>> sorted(idx.tolist())
+    [1, 2]
+    """
+    weights = np.asarray(_backend.to_numpy(weights), dtype=np.float64)
+    if weights.ndim != 1:
+        raise ValueError(f"weights must be 1-D, got shape {weights.shape}")
+    n_instances = check_n_instances(n_instances, weights.shape[0])
+    if not np.all(np.isfinite(weights)) or np.any(weights < 0):
+        raise ValueError("weights must be finite and non-negative")
+    n_positive = int(np.count_nonzero(weights))
+    if n_positive < n_instances:
+        raise ValueError(
+            f"n_instances={n_instances} is larger than the number of positive "
+            f"weights ({n_positive}): rows of weight 0 are never drawn"
+        )
+    rng = _make_rng(random_state)
+    p = weights / weights.sum()
+    return np.asarray(
+        rng.choice(weights.shape[0], size=n_instances, replace=False, p=p),
+        dtype=np.int64,
+    )
