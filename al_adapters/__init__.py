@@ -14,11 +14,13 @@ from al_adapters import (
     curves,
     disagreement,
     selection,
+    stopping,
     uncertainty,
 )
 from al_adapters.committee import Committee
 from al_adapters.curves import LearningCurves
 from al_adapters.learner import ActiveLearner
+from al_adapters.loop import RunResult, run
 from al_adapters.pool import Pool
 
 __version__ = "0.1.0.dev0"
@@ -28,6 +30,8 @@ __all__ = [
     "Committee",
     "Pool",
     "LearningCurves",
+    "run",
+    "RunResult",
     "TorchAdapter",
     "KerasAdapter",
     "batch",
@@ -36,6 +40,7 @@ __all__ = [
     "curves",
     "disagreement",
     "selection",
+    "stopping",
     "uncertainty",
     "__version__",
 ]
