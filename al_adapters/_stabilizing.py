@@ -24,7 +24,7 @@ class StabilizingPredictions(StoppingCriterion):
     (:func:`cohen_kappa`) measures its agreement with the previous model's
     predictions. The criterion stops when the mean of the last ``window`` kappas
     reaches ``threshold``. The stop set needs no labels and stays fixed; the
-    paper draws it at random from the unlabelled data (2,000 rows there).
+    paper draws it at random from the unlabelled data.
 
     Parameters
     ----------
@@ -119,8 +119,7 @@ class ClassificationChange(StoppingCriterion):
     References
     ----------
     J. Zhu, H. Wang and E. Hovy (2008). Multi-criteria-based strategy to stop
-    active learning for data annotation. In Proceedings of COLING 2008,
-    pages 1129-1136.
+    active learning for data annotation. In Proceedings of COLING 2008.
 
     Examples
     --------
@@ -205,7 +204,7 @@ class DeltaF(StoppingCriterion):
     ----------
     M. Altschuler and M. Bloodgood (2019). Stopping active learning based on
     predicted change of F measure for text classification. In Proceedings of
-    the IEEE 13th International Conference on Semantic Computing, pages 47-54.
+    the IEEE 13th International Conference on Semantic Computing (ICSC).
 
     Examples
     --------

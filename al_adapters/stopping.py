@@ -105,8 +105,7 @@ class OverallUncertainty(StoppingCriterion):
     References
     ----------
     J. Zhu, H. Wang and E. Hovy (2008). Multi-criteria-based strategy to stop
-    active learning for data annotation. In Proceedings of COLING 2008,
-    pages 1129-1136.
+    active learning for data annotation. In Proceedings of COLING 2008.
 
     Examples
     --------
@@ -159,8 +158,7 @@ class MaxConfidence(StoppingCriterion):
     References
     ----------
     J. Zhu, H. Wang and E. Hovy (2008). Multi-criteria-based strategy to stop
-    active learning for data annotation. In Proceedings of COLING 2008,
-    pages 1129-1136.
+    active learning for data annotation. In Proceedings of COLING 2008.
 
     Examples
     --------
