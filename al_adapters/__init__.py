@@ -20,6 +20,7 @@ from al_adapters import (
     expected_error,
     multilabel,
     selection,
+    stopping,
     uncertainty,
     validation,
 )
@@ -28,6 +29,7 @@ from al_adapters.committee_regressor import CommitteeRegressor
 from al_adapters.curves import LearningCurves
 from al_adapters.deep import DeepActiveLearner
 from al_adapters.learner import ActiveLearner
+from al_adapters.loop import RunResult, run
 from al_adapters.optimizer import BayesianOptimizer
 from al_adapters.pool import Pool
 
@@ -41,6 +43,8 @@ __all__ = [
     "DeepActiveLearner",
     "Pool",
     "LearningCurves",
+    "run",
+    "RunResult",
     "TorchAdapter",
     "KerasAdapter",
     "acquisition",
@@ -55,6 +59,7 @@ __all__ = [
     "expected_error",
     "multilabel",
     "selection",
+    "stopping",
     "uncertainty",
     "validation",
     "__version__",

@@ -1,7 +1,8 @@
 """Active learning with a small Keras CNN on scikit-learn's digits (KerasAdapter).
 
-The same loop as ``train_script_torch.py``: an initial labelled set, then rounds of
-query, label (from the held-back truth), teach and evaluate. Keras places the
+The same script as ``train_script_torch.py``: an initial labelled set, then
+``al_adapters.run`` for the rounds of query, label (from the held-back truth),
+teach and evaluate. Keras places the
 model on a GPU when TensorFlow sees one (``--device gpu:0`` pins it).
 
     python examples/keras_script.py --strategy margin --rounds 8 --batch 20
@@ -9,7 +10,6 @@ model on a GPU when TensorFlow sees one (``--device gpu:0`` pins it).
 
 import argparse
 import os
-import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ start-up logs
 
@@ -17,9 +17,8 @@ import keras
 import numpy as np
 from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
-from tqdm.auto import tqdm
 
-from al_adapters import ActiveLearner, KerasAdapter, Pool
+from al_adapters import ActiveLearner, KerasAdapter, Pool, run
 from al_adapters.uncertainty import (
     entropy_sampling,
     margin_sampling,
@@ -99,24 +98,28 @@ def main():
         X_training=X_pool[initial],
         y_training=y_pool[initial],
     )
-    start_accuracy = learner.score(X_test, y_test)
     print(f"Keras backend {keras.backend.backend()}, strategy {args.strategy}")
+    result = run(
+        learner,
+        pool,
+        y_pool,  # the oracle: held-back labels, indexed by pool row
+        rounds=args.rounds,
+        n_instances=args.batch,
+        evaluate=(X_test, y_test),  # test accuracy before and after each round
+        query_kwargs={"random_state": rng} if args.strategy == "random" else None,
+        progress=args.progress,
+    )
+
+    n_labels, accuracy = result.curve
     print(f"{'labels':>6}  {'accuracy':>8}  {'query s':>7}  {'teach s':>7}")
-    print(f"{pool.n_labelled:>6}  {start_accuracy:>8.3f}")
+    print(f"{n_labels[0]:>6}  {accuracy[0]:>8.3f}")
+    for n, value, seconds in zip(
+        n_labels[1:], accuracy[1:], result.timings, strict=True
+    ):
+        query = seconds["score"] + seconds["select"]
+        print(f"{n:>6}  {value:>8.3f}  {query:>7.2f}  {seconds['fit']:>7.2f}")
 
-    extra = {"random_state": args.seed} if args.strategy == "random" else {}
-    for _ in tqdm(range(args.rounds), desc="rounds", disable=not args.progress):
-        tick = time.perf_counter()
-        query_idx, query_rows = learner.query(pool, n_instances=args.batch, **extra)
-        tock = time.perf_counter()
-        learner.teach(query_rows, y_pool[query_idx])  # the oracle: held-back labels
-        pool.label(query_idx)
-        done = time.perf_counter()
-        accuracy = learner.score(X_test, y_test)
-        times = f"{tock - tick:>7.2f}  {done - tock:>7.2f}"
-        tqdm.write(f"{pool.n_labelled:>6}  {accuracy:>8.3f}  {times}")
-
-    final_accuracy = learner.score(X_test, y_test)
+    start_accuracy, final_accuracy = accuracy[0], accuracy[-1]
     print(
         f"accuracy {start_accuracy:.3f} -> {final_accuracy:.3f} "
         f"with {pool.n_labelled} labels"

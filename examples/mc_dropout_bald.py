@@ -19,7 +19,7 @@ from sklearn.model_selection import train_test_split
 from torch import nn
 from tqdm.auto import tqdm
 
-from al_adapters import ActiveLearner, LearningCurves, Pool, TorchAdapter
+from al_adapters import ActiveLearner, LearningCurves, Pool, TorchAdapter, run
 from al_adapters.bayesian import bald_sampling, max_entropy_sampling
 
 
@@ -102,18 +102,22 @@ def main():
             X_training=X_pool[initial],
             y_training=y_pool[initial],
         )
-        curves.record(pool.n_labelled, learner.score(X_test, y_test), name, seed)
-        for _ in range(args.rounds):
-            if name == "random":
-                options = {"random_state": rng.integers(2**32)}
-            else:
-                options = {"n_samples": args.n_samples, "random_state": seed}
-            query_idx, query_rows = learner.query(
-                pool, n_instances=args.batch, **options
-            )
-            learner.teach(query_rows, y_pool[query_idx])  # the oracle: held-back labels
-            pool.label(query_idx)
-            curves.record(pool.n_labelled, learner.score(X_test, y_test), name, seed)
+        if name == "random":
+            options = {"random_state": rng}  # fresh draws each round
+        else:
+            options = {"n_samples": args.n_samples, "random_state": seed}
+        run(
+            learner,
+            pool,
+            y_pool,  # the oracle: held-back labels, indexed by pool row
+            rounds=args.rounds,
+            n_instances=args.batch,
+            evaluate=(X_test, y_test),
+            curves=curves,
+            name=name,
+            run_id=seed,
+            query_kwargs=options,
+        )
 
     print(f"Test accuracy on digits, mean of {args.seeds} seeds")
     n_labels = curves.mean_curve("random")[0]

@@ -16,7 +16,7 @@ from sklearn.model_selection import train_test_split
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from al_adapters import ActiveLearner, Pool
+from al_adapters import ActiveLearner, Pool, run
 from al_adapters.uncertainty import uncertainty_sampling
 
 
@@ -26,26 +26,27 @@ def random_sampling(classifier, X, n_instances=1, random_state=None):
     return rng.choice(len(X), size=n_instances, replace=False)
 
 
-def run(strategy, X_pool, y_pool, X_test, y_test, *, seed, n_initial, rounds, batch):
+def learning_curve(
+    strategy, X_pool, y_pool, X_test, y_test, *, seed, n_initial, rounds, batch
+):
     rng = np.random.default_rng(seed)
     initial = rng.choice(len(X_pool), size=n_initial, replace=False)
-    pool = Pool(X_pool, labelled=initial)
     learner = ActiveLearner(
         make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000)),
         query_strategy=strategy,
         X_training=X_pool[initial],
         y_training=y_pool[initial],
     )
-    curve = [(pool.n_labelled, learner.score(X_test, y_test))]
-    for _ in range(rounds):
-        kwargs = (
-            {"random_state": rng.integers(2**32)} if strategy is random_sampling else {}
-        )
-        query_idx, query_rows = learner.query(pool, n_instances=batch, **kwargs)
-        learner.teach(query_rows, y_pool[query_idx])  # the oracle: held-back labels
-        pool.label(query_idx)
-        curve.append((pool.n_labelled, learner.score(X_test, y_test)))
-    return curve
+    result = run(
+        learner,
+        Pool(X_pool, labelled=initial),
+        y_pool,  # the oracle: held-back labels, indexed by pool row
+        rounds=rounds,
+        n_instances=batch,
+        evaluate=(X_test, y_test),  # test accuracy before and after each round
+        query_kwargs={"random_state": rng} if strategy is random_sampling else None,
+    )
+    return np.column_stack(result.curve)
 
 
 def main():
@@ -64,7 +65,9 @@ def main():
     curves = {}
     for name, strategy in strategies.items():
         runs = [
-            run(strategy, X_pool, y_pool, X_test, y_test, seed=seed, **settings)
+            learning_curve(
+                strategy, X_pool, y_pool, X_test, y_test, seed=seed, **settings
+            )
             for seed in range(args.seeds)
         ]
         curves[name] = np.mean(runs, axis=0)

@@ -1,23 +1,22 @@
 """Active learning with a small CNN on scikit-learn's digits (TorchAdapter).
 
-The whole loop of a training script: an initial labelled set, then rounds of
-query, label (from the held-back truth), teach and evaluate. Uses CUDA when
-present (``--device auto``).
+A training script: an initial labelled set, then ``al_adapters.run`` for the
+rounds of query, label (from the held-back truth), teach and evaluate, and a
+table of accuracy and seconds per round. Uses CUDA when present
+(``--device auto``).
 
     python examples/train_script_torch.py --strategy entropy --rounds 8 --batch 20
 """
 
 import argparse
-import time
 
 import numpy as np
 import torch
 from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 from torch import nn
-from tqdm.auto import tqdm
 
-from al_adapters import ActiveLearner, Pool, TorchAdapter
+from al_adapters import ActiveLearner, Pool, TorchAdapter, run
 from al_adapters.uncertainty import (
     entropy_sampling,
     margin_sampling,
@@ -110,25 +109,29 @@ def main():
         X_training=X_pool[initial],
         y_training=y_pool[initial],
     )
-    start_accuracy = learner.score(X_test, y_test)
     device = next(learner.estimator.module_.parameters()).device
     print(f"device {device}, strategy {args.strategy}")
+    result = run(
+        learner,
+        pool,
+        y_pool,  # the oracle: held-back labels, indexed by pool row
+        rounds=args.rounds,
+        n_instances=args.batch,
+        evaluate=(X_test, y_test),  # test accuracy before and after each round
+        query_kwargs={"random_state": rng} if args.strategy == "random" else None,
+        progress=args.progress,
+    )
+
+    n_labels, accuracy = result.curve
     print(f"{'labels':>6}  {'accuracy':>8}  {'query s':>7}  {'teach s':>7}")
-    print(f"{pool.n_labelled:>6}  {start_accuracy:>8.3f}")
+    print(f"{n_labels[0]:>6}  {accuracy[0]:>8.3f}")
+    for n, value, seconds in zip(
+        n_labels[1:], accuracy[1:], result.timings, strict=True
+    ):
+        query = seconds["score"] + seconds["select"]
+        print(f"{n:>6}  {value:>8.3f}  {query:>7.2f}  {seconds['fit']:>7.2f}")
 
-    extra = {"random_state": args.seed} if args.strategy == "random" else {}
-    for _ in tqdm(range(args.rounds), desc="rounds", disable=not args.progress):
-        tick = time.perf_counter()
-        query_idx, query_rows = learner.query(pool, n_instances=args.batch, **extra)
-        tock = time.perf_counter()
-        learner.teach(query_rows, y_pool[query_idx])  # the oracle: held-back labels
-        pool.label(query_idx)
-        done = time.perf_counter()
-        accuracy = learner.score(X_test, y_test)
-        times = f"{tock - tick:>7.2f}  {done - tock:>7.2f}"
-        tqdm.write(f"{pool.n_labelled:>6}  {accuracy:>8.3f}  {times}")
-
-    final_accuracy = learner.score(X_test, y_test)
+    start_accuracy, final_accuracy = accuracy[0], accuracy[-1]
     print(
         f"accuracy {start_accuracy:.3f} -> {final_accuracy:.3f} "
         f"with {pool.n_labelled} labels"
