@@ -83,9 +83,8 @@ def check_not_a_single_row(X, y, row_shape, *, name="X"):
     shape = getattr(X, "shape", None)
     if shape is None or len(shape) != 1 or not _is_numeric(X):
         return
-    single_label = y is not None and np.ndim(y) == 0
-    n_labels = 1 if single_label or y is None else _rows.n_rows(y)
-    if tuple(shape) == row_shape or (n_labels == 1 and shape[0] != 1):
+    single_label = y is not None and (np.ndim(y) == 0 or _rows.n_rows(y) == 1)
+    if tuple(shape) == row_shape or (single_label and shape[0] != 1):
         raise ValueError(
             f"{name} is a 1-D array of shape {tuple(shape)}, one row rather than a "
             f"block of rows: reshape it with {name}.reshape(1, -1) (or select it as "
