@@ -289,3 +289,13 @@ def test_the_first_partial_fit_after_assignment_knows_every_assigned_class(data)
     learner.teach(X[20:][new][:4], y[20:][new][:4], only_new=True)  # 0 and 1 only
     assert_array_equal(learner.estimator.classes_, [0, 1, 2])
     learner.teach(X[y == 2][:2], y[y == 2][:2], only_new=True)  # still accepted
+
+
+def test_tensor_rows_join_numpy_training_data(learner, data):
+    torch = pytest.importorskip("torch")
+    X, y = data
+    learner.teach(torch.as_tensor(X[20:23]), torch.as_tensor(y[20:23]))
+    assert isinstance(learner.X_training, np.ndarray)
+    assert isinstance(learner.y_training, np.ndarray)
+    assert_array_equal(learner.X_training, X[:23])
+    assert_array_equal(learner.y_training, y[:23])
