@@ -5,7 +5,7 @@ Public through :mod:`al_adapters.bayesian`.
 
 from al_adapters import _backend
 from al_adapters._typing import Array
-from al_adapters.uncertainty import entropy
+from al_adapters.uncertainty import entropy, probabilities
 
 
 def _checked_samples(samples):
@@ -14,8 +14,7 @@ def _checked_samples(samples):
             "samples must have shape (n_samples, n_rows, n_classes), got shape "
             f"{tuple(samples.shape)}"
         )
-    samples = _backend.at_least_float32(samples)
-    return _backend.get_namespace(samples), samples
+    return probabilities(samples)
 
 
 def max_entropy(samples: Array) -> Array:

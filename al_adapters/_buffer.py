@@ -5,6 +5,7 @@ quadratically over a run. :class:`RowBuffer` keeps rows in storage with spare
 capacity that doubles when full, and hands out views of the filled part.
 """
 
+import copy
 import sys
 
 import numpy as np
@@ -48,6 +49,32 @@ class RowBuffer:
         if self._store is not None and n < self._store.n:
             self._store.n = n
             self._view = None
+
+    def snapshot(self):
+        """Return a token from which :meth:`restore` brings back the current rows.
+
+        Appends never write over the rows already held, and an append that widens
+        the dtype writes into new storage, so the token only keeps references.
+        """
+        return _shallow_copy(self._store), self._view
+
+    def restore(self, snapshot):
+        """Bring back the rows, dtype and view held when ``snapshot`` was taken."""
+        store, self._view = snapshot
+        self._store = _shallow_copy(store)
+
+
+def _shallow_copy(store):
+    """Copy a store and the stores inside it, sharing their arrays."""
+    if store is None:
+        return None
+    clone = copy.copy(store)
+    for name, value in vars(clone).items():
+        if isinstance(value, _ArrayStore):
+            setattr(clone, name, copy.copy(value))
+        elif isinstance(value, dict):
+            setattr(clone, name, {key: copy.copy(v) for key, v in value.items()})
+    return clone
 
 
 def _store_for(block):

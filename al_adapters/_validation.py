@@ -5,8 +5,10 @@ offending value.
 """
 
 import numbers
+import warnings
 
 import numpy as np
+from sklearn.exceptions import DataConversionWarning
 from sklearn.utils import check_array
 
 from al_adapters import _backend, _rows
@@ -72,14 +74,57 @@ def _check_finite_array_api(X, *, allow_nan, name):
         raise ValueError(f"Input {name} contains {what}.")
 
 
-def check_labels(y, n_rows, *, name="y"):
-    """Check labels: one per row, none missing. Return them as an array."""
+def check_not_a_single_row(X, y, row_shape, *, name="X"):
+    """Refuse one row given as a 1-D array, as scikit-learn does, saying how to fix it.
+
+    A 1-D numeric ``X`` whose length is the number of features, or that comes with
+    a single label, is one row: ``X[i]`` where ``X[[i]]`` was meant.
+    """
+    shape = getattr(X, "shape", None)
+    if shape is None or len(shape) != 1 or not _is_numeric(X):
+        return
+    single_label = y is not None and (np.ndim(y) == 0 or _rows.n_rows(y) == 1)
+    if tuple(shape) == row_shape or (single_label and shape[0] != 1):
+        raise ValueError(
+            f"{name} is a 1-D array of shape {tuple(shape)}, one row rather than a "
+            f"block of rows: reshape it with {name}.reshape(1, -1) (or select it as "
+            f"{name}[[i]] rather than {name}[i]), with its label as y[[i]]"
+        )
+
+
+def _is_numeric(X):
+    if _backend.is_numpy(X):
+        return X.dtype.kind in "biufc"
+    return _backend.is_array_api(X)
+
+
+def check_labels(y, n_rows, *, name="y", rows_name="X"):
+    """Check labels: one per row, none missing. Return them as an array.
+
+    A column vector of shape ``(n, 1)`` is flattened with scikit-learn's
+    ``DataConversionWarning``, as scikit-learn's classifiers do.
+    """
     if y is None:
         raise ValueError(f"{name} is None: labels are needed for every row of X")
     labels = y if _backend.is_array_api(y) else np.asarray(y)
+    if len(labels.shape) == 0:
+        raise ValueError(
+            f"{name} is a single label ({labels!r}): pass one label per row as a 1-D "
+            "array, such as y[[i]] for the row X[[i]]"
+        )
+    if len(labels.shape) == 2 and labels.shape[1] == 1:
+        warnings.warn(
+            f"A column-vector {name} was passed when a 1d array was expected. Please "
+            f"change the shape of {name} to (n_samples, ), for example using ravel().",
+            DataConversionWarning,
+            stacklevel=4,
+        )
+        labels = labels[:, 0]
     n_labels = _rows.n_rows(labels)
     if n_labels != n_rows:
-        raise ValueError(f"X has {n_rows} rows but {name} has {n_labels} labels")
+        raise ValueError(
+            f"{rows_name} has {n_rows} rows but {name} has {n_labels} labels"
+        )
     if _backend.is_numpy(labels):
         check_array(labels, ensure_2d=False, dtype=None, input_name=name)
     else:
@@ -105,7 +150,7 @@ def _shape_text(shape):
     return str(shape)
 
 
-def check_known_labels(y, classes, *, source):
+def check_known_labels(y, classes, *, source, hint=None):
     """Check that every label in ``y`` is one of ``classes``."""
     if classes is None:
         return
@@ -115,5 +160,83 @@ def check_known_labels(y, classes, *, source):
     if unknown.size:
         raise ValueError(
             f"y contains labels {unknown.tolist()} that the estimator cannot take: "
-            f"{source} are {known.tolist()}"
+            f"{source} are {known.tolist()}" + ("" if hint is None else f". {hint}")
+        )
+
+
+def check_same_kind(new, known, *, name, known_name, convert_objects=False):
+    """Refuse values of another kind (numbers, strings, objects) than those held.
+
+    NumPy would widen the held values to hold both (every label a string, every
+    row an object), silently changing what was there. Returns ``new``, with an
+    object array of only strings or only numbers turned into a string or number
+    array when that is what ``known`` holds and ``convert_objects`` is true.
+    """
+    if known is None:
+        return new
+    new_kind, known_kind = value_kind(new), value_kind(known)
+    if (
+        convert_objects
+        and new_kind == "objects"
+        and known_kind != "objects"
+        and _content_kind(new) == known_kind
+    ):
+        return np.array(new.tolist())
+    if (
+        new_kind == known_kind
+        or known_kind == "objects"
+        or None
+        in (
+            new_kind,
+            known_kind,
+        )
+    ):
+        return new
+    widened = "objects" if "objects" in (new_kind, known_kind) else "strings"
+    raise ValueError(
+        f"{name} holds {new_kind} ({_dtype_text(new)}) but {known_name} holds "
+        f"{known_kind} ({_dtype_text(known)}): mixing them would turn every value "
+        f"into {widened}. Convert {name} to the type of {known_name}"
+    )
+
+
+def value_kind(values):
+    """Return ``"numbers"``, ``"strings"``, ``"objects"``, or None when unknown."""
+    if _backend.is_array_api(values) and not _backend.is_numpy(values):
+        return "numbers"
+    if not _backend.is_numpy(values):
+        return None
+    kind = values.dtype.kind
+    if kind in "biufc":
+        return "numbers"
+    if kind in "US":
+        return "strings"
+    return "objects" if kind == "O" else None
+
+
+def _content_kind(values):
+    items = values.ravel().tolist()
+    if all(isinstance(item, str) for item in items):
+        return "strings"
+    if all(
+        isinstance(item, numbers.Number) and not isinstance(item, bool)
+        for item in items
+    ):
+        return "numbers"
+    return "objects"
+
+
+def _dtype_text(values):
+    return f"dtype {values.dtype}"
+
+
+def check_label_shape(y, known, *, name="y"):
+    """Check that each label of ``y`` has the shape of the labels held in ``known``."""
+    if known is None:
+        return
+    new_shape, known_shape = tuple(y.shape[1:]), tuple(known.shape[1:])
+    if new_shape != known_shape:
+        raise ValueError(
+            f"{name} has labels of shape {new_shape}, but the labels taught so far "
+            f"have shape {known_shape}"
         )

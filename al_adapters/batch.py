@@ -200,18 +200,16 @@ def ranked_batch(
 class _Distances:
     """Distances from every candidate row to other rows, one chunk at a time.
 
-    Euclidean distances between dense floating rows take a fast path: each
-    candidate's squared norm is computed once, and the distances to a new row then
-    cost one matrix-vector product per chunk, instead of scikit-learn's validated
-    and upcast pairwise computation.
+    Euclidean distances between dense floating rows to a single row take a fast
+    path: the coordinate gaps are taken in the rows' own precision and their
+    squares summed in float64, one pass per chunk instead of scikit-learn's
+    validated and upcast pairwise computation. Gaps, unlike the expansion
+    ``|a|^2 - 2 a.b + |b|^2``, stay accurate for rows far from the origin.
     """
 
     def __init__(self, rows, transform, size, metric, n_jobs):
         self.rows, self.transform, self.size = rows, transform, size
         self.metric, self.n_jobs = metric, n_jobs
-        self.squared_norms = (
-            np.full(len(rows), np.nan) if metric == "euclidean" else None
-        )
 
     def features(self, block):
         """Return rows as a host matrix for distances: transformed and flattened."""
@@ -249,28 +247,24 @@ class _Distances:
         """Return the distance from every candidate to the single row ``point``."""
         out = np.empty(len(self.rows))
         for start, block in self._blocks():
-            out[start : start + block.shape[0]] = self._block_to_point(
-                start, block, point
-            )
+            out[start : start + block.shape[0]] = self._block_to_point(block, point)
         return out
 
-    def _block_to_point(self, start, block, point):
+    def _block_to_point(self, block, point):
         fast = (
-            self.squared_norms is not None
-            and _dense_float(block)
-            and _dense_float(point)
+            self.metric == "euclidean" and _dense_float(block) and _dense_float(point)
         )
         if not fast:
             dist = pairwise_distances(
                 block, point, metric=self.metric, n_jobs=self.n_jobs
             )
             return dist[:, 0]
-        norms = self.squared_norms[start : start + block.shape[0]]
-        if np.isnan(norms[0]):
-            norms[:] = np.einsum("ij,ij->i", block, block, dtype=np.float64)
-        point = np.asarray(point, dtype=np.float64).ravel()
-        squared = norms - 2.0 * (block @ point.astype(block.dtype)) + point @ point
-        return np.sqrt(np.maximum(squared, 0.0))
+        point = np.asarray(point).ravel()
+        narrow = point.astype(block.dtype)
+        if not np.array_equal(narrow, point):  # a mean, not one of the rows
+            narrow = point.astype(np.float64)
+        gaps = block - narrow
+        return np.sqrt(np.einsum("ij,ij->i", gaps, gaps, dtype=np.float64))
 
     def central_row(self):
         """Return the candidate closest to the candidates' mean.

@@ -12,11 +12,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from al_adapters import _backend
 from al_adapters._rows import reads_row_views
 from al_adapters._scoring import all_scores, n_classes_of, top_scores
 from al_adapters._typing import Array, RandomStateLike, Rows
-from al_adapters.uncertainty import entropy
+from al_adapters.uncertainty import entropy, probabilities
 
 if TYPE_CHECKING:
     from al_adapters.committee import Committee
@@ -67,8 +66,7 @@ def max_kl_divergence(vote_proba: Array) -> Array:
     >>> max_kl_divergence(np.array([agree, split]))
     array([0.        , 0.69314718])
     """
-    vote_proba = _backend.at_least_float32(vote_proba)
-    xp = _backend.get_namespace(vote_proba)
+    xp, vote_proba = probabilities(vote_proba)
     consensus = xp.mean(vote_proba, axis=1, keepdims=True)
     positive = vote_proba > 0
     ratio = xp.where(positive, vote_proba / xp.where(positive, consensus, 1.0), 1.0)

@@ -16,6 +16,7 @@ from sklearn.utils.validation import check_is_fitted, check_random_state
 
 from al_adapters import _backend, _rows
 from al_adapters._buffer import RowBuffer
+from al_adapters._conform import as_training_labels, as_training_rows
 from al_adapters._query import timed_fit, timed_query
 from al_adapters._typing import (
     Array,
@@ -27,9 +28,12 @@ from al_adapters._typing import (
 )
 from al_adapters._validation import (
     check_known_labels,
+    check_label_shape,
     check_labels,
+    check_not_a_single_row,
     check_row_shape,
     check_rows,
+    check_same_kind,
     finiteness,
 )
 from al_adapters.uncertainty import uncertainty_sampling
@@ -142,7 +146,11 @@ class ActiveLearner(BaseEstimator):
 
     @X_training.setter
     def X_training(self, X: Rows | None) -> None:
-        self._X = RowBuffer(None if X is None else _as_rows(X))
+        if X is not None:
+            X = _as_rows(X)
+            check_rows(X, ensure_all_finite=self.force_all_finite, name="X_training")
+            self._check_feature_count(X)
+        self._X = RowBuffer(X)
 
     @property
     def y_training(self) -> Labels | None:
@@ -151,7 +159,32 @@ class ActiveLearner(BaseEstimator):
 
     @y_training.setter
     def y_training(self, y: Labels | None) -> None:
-        self._y = RowBuffer(None if y is None else _as_labels(y))
+        if y is not None:
+            X = self.X_training
+            n_rows = _rows.n_rows(X) if X is not None else _rows.n_rows(_as_labels(y))
+            y = check_labels(
+                _as_labels(y), n_rows, name="y_training", rows_name="X_training"
+            )
+        self._y = RowBuffer(y)
+
+    def _check_feature_count(self, X):
+        """Check flat rows against the feature count the estimator was fitted on."""
+        n_features = getattr(self.estimator, "n_features_in_", None)
+        shape = _rows.row_shape(X)
+        if n_features is not None and shape is not None and len(shape) == 1:
+            check_row_shape(
+                X, (int(n_features),), name="X_training", against="the fitted estimator"
+            )
+
+    def _check_training_pairs(self):
+        """Check that ``X_training`` and ``y_training`` have one label per row."""
+        n_rows, n_labels = len(self._X), len(self._y)
+        if n_rows != n_labels:
+            raise ValueError(
+                f"X_training has {n_rows} rows but y_training has {n_labels} labels: "
+                "assign both, X_training first (learner.X_training, "
+                "learner.y_training = X, y)"
+            )
 
     @property
     def Xt_training(self) -> Rows | None:
@@ -178,11 +211,24 @@ class ActiveLearner(BaseEstimator):
             return self.estimator[:-1].transform(X)
         return X
 
-    def _checked(self, X, y):
-        """Validate a block of labelled rows and return it in storable form."""
-        X = _as_rows(X)
+    def _checked(self, X, y, *, joining=True):
+        """Validate a block of labelled rows and return it in storable form.
+
+        With ``joining``, the rows are to be appended to the training data: they
+        are converted to its container and must hold the same kind of values.
+        """
+        X, y = _as_rows(X), _as_labels(y)
+        X_known = self.X_training if joining else None
+        y_known = self.y_training if joining else None
+        X = as_training_rows(X, X_known)
+        check_not_a_single_row(X, y, self._row_shape())
         n = check_rows(X, ensure_all_finite=self.force_all_finite)
-        y = check_labels(_as_labels(y), n)
+        y = check_labels(as_training_labels(y, y_known), n)
+        X = check_same_kind(X, X_known, name="X", known_name="X_training")
+        y = check_same_kind(
+            y, y_known, name="y", known_name="y_training", convert_objects=True
+        )
+        check_label_shape(y, y_known)
         return X, y
 
     def _row_shape(self):
@@ -203,10 +249,23 @@ class ActiveLearner(BaseEstimator):
             if _infers_classes_per_batch(self.estimator):
                 return
             fitted = getattr(self.estimator, "classes_", None)
-            check_known_labels(y, fitted, source="the classes it was fitted on")
+            check_known_labels(
+                y,
+                fitted,
+                source="the classes it was fitted on",
+                hint=(
+                    "partial_fit only takes the classes the estimator was first "
+                    "fitted on; declare every class up front by passing "
+                    "classes=[...] to the first teach(..., only_new=True) of a "
+                    "learner built without X_training "
+                    "(assign X_training and y_training instead of passing them), or "
+                    "to the estimator's first partial_fit before handing it over"
+                ),
+            )
 
     def _add_training_data(self, X, y):
         """Append labelled rows to the training data without refitting."""
+        self._check_training_pairs()
         X, y = self._checked(X, y)
         check_row_shape(X, self._row_shape())
         self._append(X, y)
@@ -226,13 +285,14 @@ class ActiveLearner(BaseEstimator):
     @contextlib.contextmanager
     def _transaction(self):
         """Undo all changes to the training data and estimator if the body fails."""
-        X_buffer, y_buffer, n = self._X, self._y, len(self._X)
+        X_buffer, y_buffer = self._X, self._y
+        X_rows, y_rows = X_buffer.snapshot(), y_buffer.snapshot()
         estimator_state = copy.deepcopy(self.estimator).__dict__
         try:
             yield
         except BaseException:
-            X_buffer.truncate(n)
-            y_buffer.truncate(n)
+            X_buffer.restore(X_rows)
+            y_buffer.restore(y_rows)
             self._X, self._y = X_buffer, y_buffer
             self.estimator.__dict__.clear()
             self.estimator.__dict__.update(estimator_state)
@@ -307,7 +367,7 @@ class ActiveLearner(BaseEstimator):
         self : ActiveLearner
             The learner. If fitting fails, its data and estimator are as before.
         """
-        X, y = self._checked(X, y)
+        X, y = self._checked(X, y, joining=False)
         self._check_classes(y, incremental=False)
         with timed_fit(self), self._transaction():
             self._X, self._y = RowBuffer(X), RowBuffer(y)
@@ -350,6 +410,7 @@ class ActiveLearner(BaseEstimator):
             self._teach_checked(X, y, bootstrap, only_new, fit_kwargs)
 
     def _check_teach(self, X, y, *, only_new):
+        self._check_training_pairs()
         X, y = self._checked(X, y)
         check_row_shape(X, self._row_shape())
         incremental = only_new and hasattr(self.estimator, "partial_fit")

@@ -5,7 +5,8 @@ Each measure comes at three levels, as in modAL:
 - ``least_confidence(proba)``, ``margin(proba)``, ``entropy(proba)``: pure functions of
   a probability matrix, computed in its array library (NumPy, torch on any device,
   or TensorFlow); the result stays there. Probabilities in float16 or bfloat16 are
-  widened to float32 first.
+  widened to float32 first, and clipped to ``[0, 1]``, so that rounding just outside
+  (a softmax's ``-1e-7``) cannot turn a score into NaN.
 - ``classifier_uncertainty(classifier, X)`` and friends: one score per row of ``X``.
 - ``uncertainty_sampling(classifier, X, n_instances)`` and friends: query strategies
   returning ``(indices, scores)`` of the best rows, best first. They stream ``X``
@@ -64,8 +65,7 @@ def least_confidence(proba: Array) -> Array:
     >>> least_confidence(np.array([[0.9, 0.1], [0.5, 0.5]]))
     array([0.1, 0.5])
     """
-    proba = _backend.at_least_float32(proba)
-    xp = _backend.get_namespace(proba)
+    xp, proba = probabilities(proba)
     return 1 - xp.max(proba, axis=1)
 
 
@@ -91,8 +91,7 @@ def margin(proba: Array) -> Array:
     >>> margin(np.array([[0.7, 0.2, 0.1], [0.4, 0.35, 0.25]]))
     array([0.5 , 0.05])
     """
-    proba = _backend.at_least_float32(proba)
-    xp = _backend.get_namespace(proba)
+    xp, proba = probabilities(proba)
     if proba.shape[1] < 2:
         return xp.zeros(
             proba.shape[0], dtype=proba.dtype, device=_backend.device(proba)
@@ -123,9 +122,22 @@ def entropy(proba: Array, axis: int = 1) -> Array:
     >>> entropy(np.array([[1.0, 0.0], [0.5, 0.5]]))
     array([0.        , 0.69314718])
     """
+    xp, proba = probabilities(proba)
+    # 0 - sum: an entropy of 0 is +0.0, never -0.0
+    return 0.0 - xp.sum(_backend.xlogy(proba, proba), axis=axis)
+
+
+def probabilities(proba: Array) -> tuple[Any, Array]:
+    """Return the namespace of ``proba`` and ``proba`` ready for a measure.
+
+    Narrow floats are widened to float32 and values clipped to ``[0, 1]``: a
+    softmax or an average can round a probability to ``-1e-7`` or ``1 + 1e-7``,
+    which would give NaN logarithms or negative uncertainties. NaN stays NaN.
+    """
     proba = _backend.at_least_float32(proba)
     xp = _backend.get_namespace(proba)
-    return -xp.sum(_backend.xlogy(proba, proba), axis=axis)
+    proba = xp.where(proba < 0, 0.0, proba)
+    return xp, xp.where(proba > 1, 1.0, proba)
 
 
 def _proba_measure(measure, predict_proba_kwargs):

@@ -149,3 +149,39 @@ def test_200k_row_pool_with_bounded_memory():
     assert len(set(idx.tolist())) == 100
     # an N x N distance matrix would be 160 GB; we stay within a few chunks' worth
     assert peak < 100e6, f"peak {peak / 1e6:.0f} MB"
+
+
+def float64_ranked_batch(uncertainty, X_pool, X_labelled, n_instances):
+    """The ranked batch with every distance taken in float64 from coordinate gaps."""
+    pool = np.asarray(X_pool, dtype=np.float64)
+    labelled = np.asarray(X_labelled, dtype=np.float64)
+
+    def distances(rows):
+        return np.sqrt(((pool[:, None, :] - rows[None, :, :]) ** 2).sum(axis=2))
+
+    nearest = distances(labelled).min(axis=1)
+    available = np.ones(len(pool), dtype=bool)
+    picks = []
+    for n_labelled in range(len(labelled), len(labelled) + n_instances):
+        n_unlabelled = available.sum()
+        alpha = n_unlabelled / (n_unlabelled + n_labelled)
+        score = alpha * (1 - 1 / (1 + nearest)) + (1 - alpha) * uncertainty
+        score[~available] = -np.inf
+        best = int(np.argmax(score))
+        picks.append(best)
+        available[best] = False
+        nearest = np.minimum(nearest, distances(pool[[best]])[:, 0])
+    return np.array(picks)
+
+
+@pytest.mark.parametrize("chunk_size", [None, 23])
+def test_float32_rows_far_from_the_origin_keep_their_distances(chunk_size):
+    rng = np.random.default_rng(3)
+    X = (1e3 + 0.1 * rng.normal(size=(300, 6))).astype(np.float32)
+    y = (X[:, 0] > 1e3).astype(int)
+    learner = ActiveLearner(LogisticRegression(), X_training=X[:8], y_training=y[:8])
+    uncertainty = classifier_uncertainty(learner, X).astype(np.float64)
+    idx, _ = uncertainty_batch_sampling(
+        learner, X, n_instances=30, chunk_size=chunk_size
+    )
+    assert_array_equal(idx, float64_ranked_batch(uncertainty, X, X[:8], 30))

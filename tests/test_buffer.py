@@ -60,3 +60,47 @@ def test_torch_tensors_grow_on_their_device():
     assert isinstance(buffer.data, torch.Tensor)
     assert buffer.data.shape == (5, 3)
     assert buffer.data[2:].sum().item() == 9
+
+
+@pytest.mark.parametrize(
+    ("first", "widening"),
+    [
+        (np.array([1, 2, 3]), np.array([2.5])),
+        (np.array(["a", "b"]), np.array(["a longer label"])),
+        (np.zeros((2, 3), dtype=np.float32), np.ones((1, 3))),
+    ],
+)
+def test_restore_brings_back_the_dtype_an_append_widened(first, widening):
+    buffer = RowBuffer(first)
+    buffer.append(first[:1])  # owned storage with spare capacity
+    view = buffer.data
+    saved = buffer.snapshot()
+    buffer.append(widening)
+    assert buffer.data.dtype != first.dtype
+    buffer.restore(saved)
+    assert buffer.data is view
+    assert buffer.data.dtype == first.dtype
+    assert_array_equal(buffer.data, np.concatenate([first, first[:1]]))
+    buffer.append(first[-1:])  # appends continue in the restored dtype
+    assert buffer.data.dtype == first.dtype
+    assert_array_equal(buffer.data[-1], first[-1])
+
+
+def test_restore_of_sparse_and_frame_rows():
+    pd = pytest.importorskip("pandas")
+    import scipy.sparse as sp
+
+    sparse = RowBuffer(sp.csr_matrix(np.eye(3, dtype=np.int64)))
+    saved = sparse.snapshot()
+    sparse.append(sp.csr_matrix(np.full((2, 3), 0.5)))
+    sparse.restore(saved)
+    assert sparse.data.dtype == np.int64
+    assert_array_equal(sparse.data.toarray(), np.eye(3))
+
+    frame = RowBuffer(pd.DataFrame({"a": [1, 2], "b": [3, 4]}))
+    saved = frame.snapshot()
+    frame.append(pd.DataFrame({"a": [0.5], "b": [6]}))
+    assert frame.data["a"].dtype == np.float64
+    frame.restore(saved)
+    assert frame.data["a"].dtype == np.int64
+    assert_array_equal(frame.data.to_numpy(), [[1, 3], [2, 4]])

@@ -86,3 +86,35 @@ def test_string_labels_vote(iris):
     scores = vote_entropy(committee, X_iris)
     assert scores.shape == (150,)
     assert set(np.round(scores, 6)) <= {0.0, round(np.log(2), 6)}
+
+
+# Four members, three classes, five rows: counts that differ, so a share divided
+# by the number of classes instead of members (or the reverse) shows.
+UNEVEN = [
+    np.eye(3)[[0, 1, 2, 0, 0]] * 0.8 + 0.2 / 3,
+    np.eye(3)[[0, 1, 1, 0, 2]] * 0.6 + 0.4 / 3,
+    np.eye(3)[[0, 2, 1, 1, 2]] * 0.9 + 0.1 / 3,
+    np.eye(3)[[0, 0, 1, 2, 1]] * 0.5 + 0.5 / 3,
+]
+X_UNEVEN = np.column_stack([np.arange(5), np.zeros(5)])
+
+
+def test_vote_entropy_with_more_members_than_classes():
+    members = [
+        ActiveLearner(
+            TableClassifier(table), X_training=X_UNEVEN, y_training=[0, 1, 2, 0, 1]
+        )
+        for table in UNEVEN
+    ]
+    committee = Committee(members)
+    # votes per row: [0,0,0,0], [1,1,2,0], [2,1,1,1], [0,0,1,2], [0,2,2,1]
+    h = lambda *shares: -sum(p * np.log(p) for p in shares)  # noqa: E731
+    expected = [0.0, h(2 / 4, 1 / 4, 1 / 4), h(3 / 4, 1 / 4), h(2 / 4, 1 / 4, 1 / 4)]
+    expected.append(h(1 / 4, 2 / 4, 1 / 4))
+    assert_allclose(vote_entropy(committee, X_UNEVEN), expected)
+    consensus = np.mean(UNEVEN, axis=0)
+    assert_allclose(
+        consensus_entropy(committee, X_UNEVEN), scipy_entropy(consensus, axis=1)
+    )
+    kl = [[scipy_entropy(t[i], consensus[i]) for t in UNEVEN] for i in range(5)]
+    assert_allclose(KL_max_disagreement(committee, X_UNEVEN), np.max(kl, axis=1))
