@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from al_adapters import _backend
 from al_adapters._rows import reads_row_views
 from al_adapters._scoring import all_scores, n_classes_of, top_scores
 from al_adapters._typing import Array, RandomStateLike, Rows
