@@ -9,15 +9,15 @@ it receives a host chunk and returns the rows as the framework's array on the
 model's device. Its ``predict_proba`` (and ``sample_proba``) must then return
 arrays of that library on that device.
 
-The chunk size comes from a memory budget that counts each row's input and the
-float32 values the model produces for it (``n_samples * n_classes`` for Monte
-Carlo sampling) together with the temporaries a measure makes of them, so chunks
-shrink as the number of samples or classes grows.
+The chunk size comes from the library's chunk policy (:mod:`al_adapters._chunking`):
+a memory budget that counts each row's input and the float32 values the model
+produces for it (``n_samples * n_classes`` for Monte Carlo sampling) together
+with the temporaries a measure makes of them, so chunks shrink as the number of
+samples or classes grows.
 """
 
 import contextlib
 import contextvars
-import math
 import numbers
 import time
 
@@ -25,7 +25,7 @@ import numpy as np
 from sklearn.exceptions import NotFittedError
 from tqdm.auto import tqdm
 
-from al_adapters import _backend, _rows
+from al_adapters import _backend, _chunking, _rows
 from al_adapters._backend._sources import StreamSource
 from al_adapters._validation import check_n_instances
 from al_adapters.selection import (
@@ -34,22 +34,6 @@ from al_adapters.selection import (
     check_stochastic,
     stochastic_ranking,
 )
-
-#: Bytes a chunk may take when ``chunk_size`` is not given: its input rows, the
-#: model's outputs for them and the measure's temporaries.
-CHUNK_BUDGET_BYTES = 64 * 2**20
-#: Bytes per model output value: float32 values, about four live copies of them
-#: (the probabilities, their logs, products, a reduction's input).
-BYTES_PER_OUTPUT = 4 * 4
-MIN_CHUNK_ROWS = 16
-#: The model's hidden activations are not counted in the budget (the engine cannot
-#: see them): TorchAdapter and KerasAdapter cut each chunk into forward passes of
-#: their own, sized for the device's caches or memory, so a chunk only bounds the
-#: input and output rows held at once, and fewer, larger chunks save per-call
-#: overhead (a Keras model call costs about a millisecond whatever its size).
-MAX_CHUNK_ROWS = 65536
-#: Classes assumed when the estimator does not tell (no ``classes_``).
-DEFAULT_N_CLASSES = 100
 
 # Seconds spent selecting (running top-k) during the current query, for the
 # learner's timings; None outside a timed query.
@@ -88,7 +72,7 @@ def progress_bar(classifier, total, desc):
 
 
 def resolve_chunk_size(rows, chunk_size=None, outputs_per_row=0):
-    """Return the number of rows per chunk: ``chunk_size``, or one from the budget.
+    """Return the number of rows per chunk: ``chunk_size``, or the chunk policy's.
 
     Parameters
     ----------
@@ -100,17 +84,11 @@ def resolve_chunk_size(rows, chunk_size=None, outputs_per_row=0):
         Model output values per row (``n_samples * n_classes``).
     """
     if chunk_size is not None:
-        if isinstance(chunk_size, bool) or not isinstance(chunk_size, numbers.Integral):
-            raise TypeError(f"chunk_size must be an integer, got {chunk_size!r}")
-        if chunk_size < 1:
-            raise ValueError(f"chunk_size must be at least 1, got {chunk_size}")
-        return int(chunk_size)
+        return _chunking.chunk_rows(0, chunk_size=chunk_size)
     data = rows.data if isinstance(rows, _rows.RowView) else rows
-    shape = _rows.row_shape(data)
-    itemsize = getattr(getattr(data, "dtype", None), "itemsize", 8) or 8
-    row_bytes = max(1, itemsize * math.prod(shape or (1,)))
-    row_bytes += outputs_per_row * BYTES_PER_OUTPUT
-    return int(np.clip(CHUNK_BUDGET_BYTES // row_bytes, MIN_CHUNK_ROWS, MAX_CHUNK_ROWS))
+    itemsize = getattr(getattr(data, "dtype", None), "itemsize", 8)
+    row_bytes = _chunking.row_bytes_of(_rows.row_shape(data), itemsize)
+    return _chunking.chunk_rows(row_bytes, outputs_per_row)
 
 
 def n_classes_of(classifier):
@@ -119,7 +97,7 @@ def n_classes_of(classifier):
     classes = getattr(estimator, "classes_", None)
     if classes is None:
         classes = getattr(classifier, "classes_", None)
-    return DEFAULT_N_CLASSES if classes is None else max(1, len(classes))
+    return _chunking.DEFAULT_N_CLASSES if classes is None else max(1, len(classes))
 
 
 def iter_scores(
@@ -143,7 +121,7 @@ def iter_scores(
     score_chunk : callable
         ``score_chunk(classifier, chunk) -> scores`` of shape ``(len(chunk),)``.
     chunk_size : int, default=None
-        Rows per chunk; None picks one from :data:`CHUNK_BUDGET_BYTES`.
+        Rows per chunk; None takes the chunk policy's.
     unfitted_score : float, default=None
         Score of every row when the classifier is not fitted yet (modAL's
         convention); None lets :class:`~sklearn.exceptions.NotFittedError` through.

@@ -8,10 +8,8 @@ from hypothesis.extra.numpy import arrays
 from numpy.testing import assert_array_equal
 
 from al_adapters import ActiveLearner, Pool, _backend
+from al_adapters._chunking import BYTES_PER_OUTPUT, CHUNK_BYTES, MAX_CHUNK_ROWS
 from al_adapters._scoring import (
-    BYTES_PER_OUTPUT,
-    CHUNK_BUDGET_BYTES,
-    MAX_CHUNK_ROWS,
     iter_scores,
     resolve_chunk_size,
     top_scores,
@@ -132,7 +130,7 @@ def test_chunk_size_counts_samples_and_classes():
     small = resolve_chunk_size(X, outputs_per_row=10)
     big = resolve_chunk_size(X, outputs_per_row=100 * 100)
     assert small == MAX_CHUNK_ROWS
-    assert big == CHUNK_BUDGET_BYTES // (64 * 4 + 100 * 100 * BYTES_PER_OUTPUT)
+    assert big == CHUNK_BYTES // (64 * 4 + 100 * 100 * BYTES_PER_OUTPUT)
     assert resolve_chunk_size(X, chunk_size=7, outputs_per_row=10**6) == 7
     with pytest.raises(ValueError, match="chunk_size must be at least 1"):
         resolve_chunk_size(X, chunk_size=0)
