@@ -16,6 +16,7 @@ from al_adapters import (
     selection,
     uncertainty,
 )
+from al_adapters.combination import make_streaming_strategy
 from al_adapters.committee import Committee
 from al_adapters.curves import LearningCurves
 from al_adapters.learner import ActiveLearner
@@ -28,6 +29,7 @@ __all__ = [
     "Committee",
     "Pool",
     "LearningCurves",
+    "make_streaming_strategy",
     "TorchAdapter",
     "KerasAdapter",
     "batch",

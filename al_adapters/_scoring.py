@@ -19,6 +19,7 @@ samples or classes grows.
 import contextlib
 import contextvars
 import numbers
+import sys
 import time
 
 import numpy as np
@@ -66,9 +67,50 @@ def selecting():
 
 
 def progress_bar(classifier, total, desc):
-    """Return a tqdm.auto bar, shown only when ``classifier.progress`` is true."""
+    """Return a progress report, shown only when ``classifier.progress`` is true.
+
+    In a terminal or a notebook it is a ``tqdm.auto`` bar. Elsewhere (output
+    sent to a log file or a pipe, where tqdm's bar would leave carriage-return-erased
+    lines) it writes one line when the step ends: what, how many, how long.
+    """
     show = bool(getattr(classifier, "progress", False))
-    return tqdm(total=total, desc=desc, unit="row", leave=False, disable=not show)
+    if not show:
+        return tqdm(total=total, disable=True)
+    notebook = tqdm.__module__.startswith("tqdm.notebook")
+    # disable=None: tqdm draws only on a terminal (its own isatty check)
+    bar = tqdm(
+        total=total,
+        desc=desc,
+        unit="row",
+        leave=False,
+        disable=False if notebook else None,
+    )
+    return LineReport(desc, unit="row") if bar.disable else bar
+
+
+class LineReport:
+    """A progress report of one line, written when the step ends (``tqdm.write``)."""
+
+    def __init__(self, desc, unit):
+        self.desc, self.unit, self.n = desc, unit, 0
+        self.start = time.perf_counter()
+
+    def update(self, n=1):
+        """Count ``n`` more items done."""
+        self.n += n
+
+    def close(self):
+        """Write the line."""
+        seconds = time.perf_counter() - self.start
+        tqdm.write(
+            f"{self.desc}: {self.n:,} {self.unit}s in {seconds:.2f} s", file=sys.stderr
+        )
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.close()
 
 
 def resolve_chunk_size(rows, chunk_size=None, outputs_per_row=0):
@@ -218,6 +260,15 @@ def top_scores(
     if stochastic is not None:
         check_stochastic(stochastic, beta)
     rows = _rows.as_row_view(X)
+    n_pool = _length_if_known(rows)
+    if n_pool is not None:
+        n_instances = check_n_instances(n_instances, n_pool)
+    if subsample is not None and n_instances > subsample:
+        raise ValueError(
+            f"n_instances={n_instances} is larger than subsample={subsample}: a "
+            f"query of {n_instances} rows needs at least as many scored candidates; "
+            "raise subsample or lower n_instances"
+        )
     rng = _make_rng(random_state) if (subsample or stochastic) else None
     chosen = None
     if subsample is not None and subsample < len(rows):

@@ -152,8 +152,10 @@ def test_subsample_scores_only_a_seeded_subset():
     assert_array_equal(everything, [499, 498, 497])
     with pytest.raises(ValueError, match="subsample must be at least 1"):
         top_scores(None, X, table, 3, subsample=0)
-    with pytest.raises(ValueError, match="larger than the pool"):
+    with pytest.raises(ValueError, match="n_instances=60 is larger than subsample=50"):
         top_scores(None, X, table, 60, subsample=50, random_state=0)
+    with pytest.raises(ValueError, match="larger than the pool, which has 500"):
+        top_scores(None, X, table, 501, subsample=50, random_state=0)
 
 
 def test_subsample_through_a_learner(iris):
