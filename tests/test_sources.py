@@ -271,11 +271,22 @@ def test_a_random_sampler_with_replacement_gives_indices_of_the_scored_rows(data
 
     X, y = data
     dataset = TensorDataset(torch.from_numpy(X), torch.from_numpy(y))
-    sampler = RandomSampler(dataset, replacement=True, num_samples=30)
+
+    draws = []
+
+    class Recording(RandomSampler):
+        def __iter__(self):
+            drawn = list(super().__iter__())
+            draws.append(drawn)
+            return iter(drawn)
+
+    sampler = Recording(dataset, replacement=True, num_samples=30)
     learner = ActiveLearner(clf)
     idx, rows, scores = learner.query(
         DataLoader(dataset, sampler=sampler), n_instances=4, return_metrics=True
     )
+    assert len(draws) == 1  # read once per query
+    assert set(idx.tolist()) <= set(draws[0])
     assert_array_equal(rows.numpy(), X[idx])
     assert_allclose(scores, 1 - clf.predict_proba(X[idx]).max(axis=1), rtol=1e-5)
 
