@@ -61,7 +61,12 @@ tied_or_any = st.one_of(
         st.integers(1, 80),
         elements=st.sampled_from([0.0, 0.25, 0.5, 1.0, -np.inf]),
     ),
-    arrays(np.float64, st.integers(1, 80), elements=st.floats(-1e3, 1e3)),
+    # TensorFlow flushes subnormal floats to zero on a CPU: keep them out
+    arrays(
+        np.float64,
+        st.integers(1, 80),
+        elements=st.floats(-1e3, 1e3, allow_subnormal=False),
+    ),
 )
 
 
