@@ -24,6 +24,7 @@ from al_adapters import (
     uncertainty,
     validation,
 )
+from al_adapters.combination import make_streaming_strategy
 from al_adapters.committee import Committee
 from al_adapters.committee_regressor import CommitteeRegressor
 from al_adapters.curves import LearningCurves
@@ -45,6 +46,7 @@ __all__ = [
     "LearningCurves",
     "run",
     "RunResult",
+    "make_streaming_strategy",
     "TorchAdapter",
     "KerasAdapter",
     "acquisition",

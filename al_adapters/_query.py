@@ -49,6 +49,9 @@ def run_query(model, X_pool, query_args, query_kwargs, *, return_metrics, row_sh
     :class:`~al_adapters._rows.RowView` for built-in strategies, a copy of those
     rows for others) and its positions are mapped back to rows of ``Pool.X``.
 
+    A ``DataLoader`` over a map-style dataset contributes only the rows its
+    sampler draws; indices refer to positions in its dataset.
+
     Pools that cannot be indexed (a ``tf.data.Dataset`` or another iterable of
     batches) are streamed; the returned rows are then gathered in one more pass
     over the pool, as a NumPy array. A torch ``Dataset`` or ``DataLoader`` pool
@@ -67,6 +70,7 @@ def run_query(model, X_pool, query_args, query_kwargs, *, return_metrics, row_sh
         if _rows.n_rows(source) == 0:
             raise ValueError("the pool is empty: there is nothing to query")
     check_row_shape(source, row_shape, name="X_pool")
+    candidates = _sampled(source, candidates)
 
     strategy = model.query_strategy
     builtin = getattr(strategy, "reads_row_views", False)
@@ -96,6 +100,22 @@ def run_query(model, X_pool, query_args, query_kwargs, *, return_metrics, row_sh
             stacklevel=3,
         )
     return indices, rows, metrics
+
+
+def _sampled(source, candidates):
+    """Restrict ``candidates`` (None: all rows) to what a DataLoader's sampler draws."""
+    sampled_positions = getattr(source, "sampled_positions", None)
+    sampled = sampled_positions() if sampled_positions is not None else None
+    if sampled is None:
+        return candidates
+    if candidates is not None:
+        sampled = np.intersect1d(candidates, sampled, assume_unique=True)
+    if sampled.size == 0:
+        raise ValueError(
+            "the DataLoader's sampler draws no unlabelled rows: there is nothing "
+            "to query"
+        )
+    return sampled
 
 
 def _as_indices(indices, n_candidates):

@@ -55,29 +55,43 @@ def row_shape(X):
     return tuple(int(d) for d in shape[1:])
 
 
+def container_kind(X):
+    """Return how rows of ``X`` are read: 'source', 'pandas', 'list' or 'array'."""
+    if isinstance(X, _SOURCES):
+        return "source"
+    if _is_pandas(X):
+        return "pandas"
+    if isinstance(X, (list, tuple)):
+        return "list"
+    return "array"
+
+
+_TAKE = {
+    "source": lambda X, indices: X.take(indices),
+    "pandas": lambda X, indices: X.iloc[indices],
+    "list": lambda X, indices: [X[i] for i in indices],
+    "array": lambda X, indices: X[indices],
+}
+_SLICE = {
+    "source": lambda X, start, stop: X.take(np.arange(start, stop)),
+    "pandas": lambda X, start, stop: X.iloc[start:stop],
+    "list": lambda X, start, stop: X[start:stop],
+    "array": lambda X, start, stop: X[start:stop],
+}
+
+
 def take_rows(X, indices):
     """Return the rows of ``X`` at ``indices`` (a 1-D integer array), in that order."""
     if isinstance(X, RowView):
         return X.take(indices)
-    indices = np.asarray(indices, dtype=np.intp)
-    X = as_source(X)
-    if isinstance(X, _SOURCES):
-        return X.take(indices)
-    if _is_pandas(X):
-        return X.iloc[indices]
-    if isinstance(X, (list, tuple)):
-        return [X[i] for i in indices]
-    return _as_indexable(X)[indices]
+    X = _as_indexable(X)
+    return _TAKE[container_kind(X)](X, np.asarray(indices, dtype=np.intp))
 
 
 def slice_rows(X, start, stop):
     """Return rows ``start:stop`` of ``X`` (a view where the container allows it)."""
-    if _is_pandas(X):
-        return X.iloc[start:stop]
     X = _as_indexable(X)
-    if isinstance(X, _SOURCES):
-        return X.take(np.arange(start, stop))
-    return X[start:stop]
+    return _SLICE[container_kind(X)](X, start, stop)
 
 
 class RowView:
@@ -85,7 +99,7 @@ class RowView:
 
     Built-in strategies receive a ``RowView`` of a pool's unlabelled rows instead of
     a copy of them; they read it one chunk at a time and return positions in the
-    view.
+    view. The container is recognised once, here, for the whole query.
 
     Parameters
     ----------
@@ -97,7 +111,9 @@ class RowView:
 
     def __init__(self, data, positions=None):
         self.data = _as_indexable(data)
+        self.kind = container_kind(self.data)
         self.positions = None if positions is None else np.asarray(positions, np.intp)
+        self._take, self._slice = _TAKE[self.kind], _SLICE[self.kind]
 
     def __len__(self):
         if self.positions is None:
@@ -111,15 +127,16 @@ class RowView:
 
     def chunks(self, chunk_size):
         """Yield ``(start, rows)`` for chunks of at most ``chunk_size`` rows."""
-        if isinstance(self.data, _SOURCES):
+        if self.kind == "source":
             yield from self.data.chunks(self.positions, chunk_size)
             return
-        for start in range(0, len(self), chunk_size):
-            stop = min(start + chunk_size, len(self))
+        n = len(self)
+        for start in range(0, n, chunk_size):
+            stop = min(start + chunk_size, n)
             if self.positions is None:
-                yield start, slice_rows(self.data, start, stop)
+                yield start, self._slice(self.data, start, stop)
             else:
-                yield start, take_rows(self.data, self.positions[start:stop])
+                yield start, self._take(self.data, self.positions[start:stop])
 
     def subset(self, indices):
         """Return a view of the rows at ``indices`` (increasing view positions)."""
@@ -133,13 +150,13 @@ class RowView:
         indices = np.asarray(indices, dtype=np.intp)
         if self.positions is not None:
             indices = self.positions[indices]
-        return take_rows(self.data, indices)
+        return self._take(self.data, indices)
 
     def materialize(self):
         """Return the rows of the view as one container of the data's type."""
         if self.positions is None:
             return self.data
-        return take_rows(self.data, self.positions)
+        return self._take(self.data, self.positions)
 
 
 def as_row_view(X):

@@ -9,23 +9,24 @@ it receives a host chunk and returns the rows as the framework's array on the
 model's device. Its ``predict_proba`` (and ``sample_proba``) must then return
 arrays of that library on that device.
 
-The chunk size comes from a memory budget that counts each row's input and the
-float32 values the model produces for it (``n_samples * n_classes`` for Monte
-Carlo sampling) together with the temporaries a measure makes of them, so chunks
-shrink as the number of samples or classes grows.
+The chunk size comes from the library's chunk policy (:mod:`al_adapters._chunking`):
+a memory budget that counts each row's input and the float32 values the model
+produces for it (``n_samples * n_classes`` for Monte Carlo sampling) together
+with the temporaries a measure makes of them, so chunks shrink as the number of
+samples or classes grows.
 """
 
 import contextlib
 import contextvars
-import math
 import numbers
+import sys
 import time
 
 import numpy as np
 from sklearn.exceptions import NotFittedError
 from tqdm.auto import tqdm
 
-from al_adapters import _backend, _rows
+from al_adapters import _backend, _chunking, _rows
 from al_adapters._backend._sources import StreamSource
 from al_adapters._validation import check_n_instances
 from al_adapters.selection import (
@@ -34,22 +35,6 @@ from al_adapters.selection import (
     check_stochastic,
     stochastic_ranking,
 )
-
-#: Bytes a chunk may take when ``chunk_size`` is not given: its input rows, the
-#: model's outputs for them and the measure's temporaries.
-CHUNK_BUDGET_BYTES = 64 * 2**20
-#: Bytes per model output value: float32 values, about four live copies of them
-#: (the probabilities, their logs, products, a reduction's input).
-BYTES_PER_OUTPUT = 4 * 4
-MIN_CHUNK_ROWS = 16
-#: The model's hidden activations are not counted in the budget (the engine cannot
-#: see them): TorchAdapter and KerasAdapter cut each chunk into forward passes of
-#: their own, sized for the device's caches or memory, so a chunk only bounds the
-#: input and output rows held at once, and fewer, larger chunks save per-call
-#: overhead (a Keras model call costs about a millisecond whatever its size).
-MAX_CHUNK_ROWS = 65536
-#: Classes assumed when the estimator does not tell (no ``classes_``).
-DEFAULT_N_CLASSES = 100
 
 # Seconds spent selecting (running top-k) during the current query, for the
 # learner's timings; None outside a timed query.
@@ -82,13 +67,54 @@ def selecting():
 
 
 def progress_bar(classifier, total, desc):
-    """Return a tqdm.auto bar, shown only when ``classifier.progress`` is true."""
+    """Return a progress report, shown only when ``classifier.progress`` is true.
+
+    In a terminal or a notebook it is a ``tqdm.auto`` bar. Elsewhere (output
+    sent to a log file or a pipe, where tqdm's bar would leave carriage-return-erased
+    lines) it writes one line when the step ends: what, how many, how long.
+    """
     show = bool(getattr(classifier, "progress", False))
-    return tqdm(total=total, desc=desc, unit="row", leave=False, disable=not show)
+    if not show:
+        return tqdm(total=total, disable=True)
+    notebook = tqdm.__module__.startswith("tqdm.notebook")
+    # disable=None: tqdm draws only on a terminal (its own isatty check)
+    bar = tqdm(
+        total=total,
+        desc=desc,
+        unit="row",
+        leave=False,
+        disable=False if notebook else None,
+    )
+    return LineReport(desc, unit="row") if bar.disable else bar
+
+
+class LineReport:
+    """A progress report of one line, written when the step ends (``tqdm.write``)."""
+
+    def __init__(self, desc, unit):
+        self.desc, self.unit, self.n = desc, unit, 0
+        self.start = time.perf_counter()
+
+    def update(self, n=1):
+        """Count ``n`` more items done."""
+        self.n += n
+
+    def close(self):
+        """Write the line."""
+        seconds = time.perf_counter() - self.start
+        tqdm.write(
+            f"{self.desc}: {self.n:,} {self.unit}s in {seconds:.2f} s", file=sys.stderr
+        )
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.close()
 
 
 def resolve_chunk_size(rows, chunk_size=None, outputs_per_row=0):
-    """Return the number of rows per chunk: ``chunk_size``, or one from the budget.
+    """Return the number of rows per chunk: ``chunk_size``, or the chunk policy's.
 
     Parameters
     ----------
@@ -100,17 +126,11 @@ def resolve_chunk_size(rows, chunk_size=None, outputs_per_row=0):
         Model output values per row (``n_samples * n_classes``).
     """
     if chunk_size is not None:
-        if isinstance(chunk_size, bool) or not isinstance(chunk_size, numbers.Integral):
-            raise TypeError(f"chunk_size must be an integer, got {chunk_size!r}")
-        if chunk_size < 1:
-            raise ValueError(f"chunk_size must be at least 1, got {chunk_size}")
-        return int(chunk_size)
+        return _chunking.chunk_rows(0, chunk_size=chunk_size)
     data = rows.data if isinstance(rows, _rows.RowView) else rows
-    shape = _rows.row_shape(data)
-    itemsize = getattr(getattr(data, "dtype", None), "itemsize", 8) or 8
-    row_bytes = max(1, itemsize * math.prod(shape or (1,)))
-    row_bytes += outputs_per_row * BYTES_PER_OUTPUT
-    return int(np.clip(CHUNK_BUDGET_BYTES // row_bytes, MIN_CHUNK_ROWS, MAX_CHUNK_ROWS))
+    itemsize = getattr(getattr(data, "dtype", None), "itemsize", 8)
+    row_bytes = _chunking.row_bytes_of(_rows.row_shape(data), itemsize)
+    return _chunking.chunk_rows(row_bytes, outputs_per_row)
 
 
 def n_classes_of(classifier):
@@ -119,7 +139,7 @@ def n_classes_of(classifier):
     classes = getattr(estimator, "classes_", None)
     if classes is None:
         classes = getattr(classifier, "classes_", None)
-    return DEFAULT_N_CLASSES if classes is None else max(1, len(classes))
+    return _chunking.DEFAULT_N_CLASSES if classes is None else max(1, len(classes))
 
 
 def iter_scores(
@@ -143,7 +163,7 @@ def iter_scores(
     score_chunk : callable
         ``score_chunk(classifier, chunk) -> scores`` of shape ``(len(chunk),)``.
     chunk_size : int, default=None
-        Rows per chunk; None picks one from :data:`CHUNK_BUDGET_BYTES`.
+        Rows per chunk; None takes the chunk policy's.
     unfitted_score : float, default=None
         Score of every row when the classifier is not fitted yet (modAL's
         convention); None lets :class:`~sklearn.exceptions.NotFittedError` through.
@@ -240,6 +260,15 @@ def top_scores(
     if stochastic is not None:
         check_stochastic(stochastic, beta)
     rows = _rows.as_row_view(X)
+    n_pool = _length_if_known(rows)
+    if n_pool is not None:
+        n_instances = check_n_instances(n_instances, n_pool)
+    if subsample is not None and n_instances > subsample:
+        raise ValueError(
+            f"n_instances={n_instances} is larger than subsample={subsample}: a "
+            f"query of {n_instances} rows needs at least as many scored candidates; "
+            "raise subsample or lower n_instances"
+        )
     rng = _make_rng(random_state) if (subsample or stochastic) else None
     chosen = None
     if subsample is not None and subsample < len(rows):

@@ -21,8 +21,8 @@ from typing import Any
 import numpy as np
 
 from al_adapters._bayesian_measures import bald, max_entropy, mean_std, var_ratios
-from al_adapters._monte_carlo import mc_top_scores
 from al_adapters._rows import reads_row_views
+from al_adapters._strategies import make_streaming_strategy, shared_docs
 from al_adapters._typing import RandomStateLike, Rows
 
 __all__ = [
@@ -36,8 +36,16 @@ __all__ = [
     "max_entropy_sampling",
 ]
 
+_STRATEGIES = {
+    measure.__name__: make_streaming_strategy(
+        measure, on="samples", name=f"{measure.__name__}_sampling"
+    )
+    for measure in (bald, var_ratios, mean_std, max_entropy)
+}
+
 
 @reads_row_views
+@shared_docs
 def bald_sampling(
     classifier: Any,
     X: Rows,
@@ -57,35 +65,11 @@ def bald_sampling(
 
     Parameters
     ----------
-    classifier : estimator or ActiveLearner
-        An estimator with ``sample_proba(X, n_samples, random_state)``, such as
-        :class:`~al_adapters.TorchAdapter` or :class:`~al_adapters.KerasAdapter`
-        on a model with dropout, or a learner around one.
-    X : array-like, tensor, Dataset, DataLoader, tf.data.Dataset or iterable
-        The pool to choose from.
-    n_instances : int, default=1
-        How many rows to query.
-    random_tie_break : bool, default=False
-        Break ties between equal scores at random instead of by lowest index.
-    n_samples : int, default=20
-        Stochastic forward passes per row.
-    random_state : int, RandomState instance, Generator or None, default=None
-        Seeds the dropout masks (one seed per chunk), the subsample, the
-        stochastic draw and the tie-break: the same seed and chunk size give the
-        same query.
-    chunk_size : int, default=None
-        Rows per chunk; None picks one from a memory budget that accounts for
-        ``n_samples`` and the number of classes.
-    subsample : int, default=None
-        Score only this many candidates, drawn from ``random_state`` (Gal et al.
-        2017 scored 2,000 per round). None scores all.
-    stochastic : {'power', 'softmax'} or None, default=None
-        Draw the rows at random, weighted by ``score ** beta`` or
-        ``exp(beta * score)`` (Kirsch et al. 2021), instead of taking the best.
-    beta : float, default=1.0
-        Inverse temperature of the stochastic draw.
-    mixed_precision : {'bfloat16', 'float16'} or None, default=None
-        Run a torch model's passes under autocast; scores stay float32.
+    {mc_classifier_parameters}
+    {query_parameters}
+    {mc_parameters}
+    {stream_parameters}
+    {mixed_precision_parameter}
     **sample_proba_kwargs
         Passed to ``sample_proba``.
 
@@ -110,25 +94,24 @@ def bald_sampling(
     >>> idx.shape
     (2,)
     """
-    return mc_top_scores(
-        bald,
+    return _STRATEGIES["bald"](
         classifier,
         X,
         n_instances,
+        random_tie_break,
         n_samples=n_samples,
         random_state=random_state,
-        sample_proba_kwargs=sample_proba_kwargs,
-        strategy="bald_sampling",
-        random_tie_break=random_tie_break,
         chunk_size=chunk_size,
         subsample=subsample,
         stochastic=stochastic,
         beta=beta,
         mixed_precision=mixed_precision,
+        **sample_proba_kwargs,
     )
 
 
 @reads_row_views
+@shared_docs
 def var_ratios_sampling(
     classifier: Any,
     X: Rows,
@@ -148,35 +131,11 @@ def var_ratios_sampling(
 
     Parameters
     ----------
-    classifier : estimator or ActiveLearner
-        An estimator with ``sample_proba(X, n_samples, random_state)``, such as
-        :class:`~al_adapters.TorchAdapter` or :class:`~al_adapters.KerasAdapter`
-        on a model with dropout, or a learner around one.
-    X : array-like, tensor, Dataset, DataLoader, tf.data.Dataset or iterable
-        The pool to choose from.
-    n_instances : int, default=1
-        How many rows to query.
-    random_tie_break : bool, default=False
-        Break ties between equal scores at random instead of by lowest index.
-    n_samples : int, default=20
-        Stochastic forward passes per row.
-    random_state : int, RandomState instance, Generator or None, default=None
-        Seeds the dropout masks (one seed per chunk), the subsample, the
-        stochastic draw and the tie-break: the same seed and chunk size give the
-        same query.
-    chunk_size : int, default=None
-        Rows per chunk; None picks one from a memory budget that accounts for
-        ``n_samples`` and the number of classes.
-    subsample : int, default=None
-        Score only this many candidates, drawn from ``random_state`` (Gal et al.
-        2017 scored 2,000 per round). None scores all.
-    stochastic : {'power', 'softmax'} or None, default=None
-        Draw the rows at random, weighted by ``score ** beta`` or
-        ``exp(beta * score)`` (Kirsch et al. 2021), instead of taking the best.
-    beta : float, default=1.0
-        Inverse temperature of the stochastic draw.
-    mixed_precision : {'bfloat16', 'float16'} or None, default=None
-        Run a torch model's passes under autocast; scores stay float32.
+    {mc_classifier_parameters}
+    {query_parameters}
+    {mc_parameters}
+    {stream_parameters}
+    {mixed_precision_parameter}
     **sample_proba_kwargs
         Passed to ``sample_proba``.
 
@@ -201,25 +160,24 @@ def var_ratios_sampling(
     >>> idx.shape
     (2,)
     """
-    return mc_top_scores(
-        var_ratios,
+    return _STRATEGIES["var_ratios"](
         classifier,
         X,
         n_instances,
+        random_tie_break,
         n_samples=n_samples,
         random_state=random_state,
-        sample_proba_kwargs=sample_proba_kwargs,
-        strategy="var_ratios_sampling",
-        random_tie_break=random_tie_break,
         chunk_size=chunk_size,
         subsample=subsample,
         stochastic=stochastic,
         beta=beta,
         mixed_precision=mixed_precision,
+        **sample_proba_kwargs,
     )
 
 
 @reads_row_views
+@shared_docs
 def mean_std_sampling(
     classifier: Any,
     X: Rows,
@@ -239,35 +197,11 @@ def mean_std_sampling(
 
     Parameters
     ----------
-    classifier : estimator or ActiveLearner
-        An estimator with ``sample_proba(X, n_samples, random_state)``, such as
-        :class:`~al_adapters.TorchAdapter` or :class:`~al_adapters.KerasAdapter`
-        on a model with dropout, or a learner around one.
-    X : array-like, tensor, Dataset, DataLoader, tf.data.Dataset or iterable
-        The pool to choose from.
-    n_instances : int, default=1
-        How many rows to query.
-    random_tie_break : bool, default=False
-        Break ties between equal scores at random instead of by lowest index.
-    n_samples : int, default=20
-        Stochastic forward passes per row.
-    random_state : int, RandomState instance, Generator or None, default=None
-        Seeds the dropout masks (one seed per chunk), the subsample, the
-        stochastic draw and the tie-break: the same seed and chunk size give the
-        same query.
-    chunk_size : int, default=None
-        Rows per chunk; None picks one from a memory budget that accounts for
-        ``n_samples`` and the number of classes.
-    subsample : int, default=None
-        Score only this many candidates, drawn from ``random_state`` (Gal et al.
-        2017 scored 2,000 per round). None scores all.
-    stochastic : {'power', 'softmax'} or None, default=None
-        Draw the rows at random, weighted by ``score ** beta`` or
-        ``exp(beta * score)`` (Kirsch et al. 2021), instead of taking the best.
-    beta : float, default=1.0
-        Inverse temperature of the stochastic draw.
-    mixed_precision : {'bfloat16', 'float16'} or None, default=None
-        Run a torch model's passes under autocast; scores stay float32.
+    {mc_classifier_parameters}
+    {query_parameters}
+    {mc_parameters}
+    {stream_parameters}
+    {mixed_precision_parameter}
     **sample_proba_kwargs
         Passed to ``sample_proba``.
 
@@ -292,25 +226,24 @@ def mean_std_sampling(
     >>> idx.shape
     (2,)
     """
-    return mc_top_scores(
-        mean_std,
+    return _STRATEGIES["mean_std"](
         classifier,
         X,
         n_instances,
+        random_tie_break,
         n_samples=n_samples,
         random_state=random_state,
-        sample_proba_kwargs=sample_proba_kwargs,
-        strategy="mean_std_sampling",
-        random_tie_break=random_tie_break,
         chunk_size=chunk_size,
         subsample=subsample,
         stochastic=stochastic,
         beta=beta,
         mixed_precision=mixed_precision,
+        **sample_proba_kwargs,
     )
 
 
 @reads_row_views
+@shared_docs
 def max_entropy_sampling(
     classifier: Any,
     X: Rows,
@@ -330,35 +263,11 @@ def max_entropy_sampling(
 
     Parameters
     ----------
-    classifier : estimator or ActiveLearner
-        An estimator with ``sample_proba(X, n_samples, random_state)``, such as
-        :class:`~al_adapters.TorchAdapter` or :class:`~al_adapters.KerasAdapter`
-        on a model with dropout, or a learner around one.
-    X : array-like, tensor, Dataset, DataLoader, tf.data.Dataset or iterable
-        The pool to choose from.
-    n_instances : int, default=1
-        How many rows to query.
-    random_tie_break : bool, default=False
-        Break ties between equal scores at random instead of by lowest index.
-    n_samples : int, default=20
-        Stochastic forward passes per row.
-    random_state : int, RandomState instance, Generator or None, default=None
-        Seeds the dropout masks (one seed per chunk), the subsample, the
-        stochastic draw and the tie-break: the same seed and chunk size give the
-        same query.
-    chunk_size : int, default=None
-        Rows per chunk; None picks one from a memory budget that accounts for
-        ``n_samples`` and the number of classes.
-    subsample : int, default=None
-        Score only this many candidates, drawn from ``random_state`` (Gal et al.
-        2017 scored 2,000 per round). None scores all.
-    stochastic : {'power', 'softmax'} or None, default=None
-        Draw the rows at random, weighted by ``score ** beta`` or
-        ``exp(beta * score)`` (Kirsch et al. 2021), instead of taking the best.
-    beta : float, default=1.0
-        Inverse temperature of the stochastic draw.
-    mixed_precision : {'bfloat16', 'float16'} or None, default=None
-        Run a torch model's passes under autocast; scores stay float32.
+    {mc_classifier_parameters}
+    {query_parameters}
+    {mc_parameters}
+    {stream_parameters}
+    {mixed_precision_parameter}
     **sample_proba_kwargs
         Passed to ``sample_proba``.
 
@@ -383,19 +292,17 @@ def max_entropy_sampling(
     >>> idx.shape
     (2,)
     """
-    return mc_top_scores(
-        max_entropy,
+    return _STRATEGIES["max_entropy"](
         classifier,
         X,
         n_instances,
+        random_tie_break,
         n_samples=n_samples,
         random_state=random_state,
-        sample_proba_kwargs=sample_proba_kwargs,
-        strategy="max_entropy_sampling",
-        random_tie_break=random_tie_break,
         chunk_size=chunk_size,
         subsample=subsample,
         stochastic=stochastic,
         beta=beta,
         mixed_precision=mixed_precision,
+        **sample_proba_kwargs,
     )

@@ -5,10 +5,16 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from al_adapters._strategies import make_streaming_strategy
 from al_adapters._typing import QueryStrategy
 from al_adapters.selection import multi_argmax
 
-__all__ = ["make_linear_combination", "make_product", "make_query_strategy"]
+__all__ = [
+    "make_linear_combination",
+    "make_product",
+    "make_query_strategy",
+    "make_streaming_strategy",
+]
 
 
 def make_linear_combination(

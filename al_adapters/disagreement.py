@@ -15,6 +15,7 @@ import numpy as np
 from al_adapters import _backend
 from al_adapters._rows import reads_row_views
 from al_adapters._scoring import all_scores, n_classes_of, top_scores
+from al_adapters._strategies import shared_docs
 from al_adapters._typing import Array, RandomStateLike, Rows
 from al_adapters.uncertainty import entropy, probabilities
 
@@ -205,6 +206,7 @@ def _sampling(measure, committee, X, n_instances, measure_kwargs, **options):
 
 
 @reads_row_views
+@shared_docs
 def vote_entropy_sampling(
     committee: Committee,
     X: Rows,
@@ -226,21 +228,9 @@ def vote_entropy_sampling(
         The voters.
     X : array-like of shape (n_samples, ...)
         The pool to choose from.
-    n_instances : int, default=1
-        How many rows to query.
-    random_tie_break : bool, default=False
-        Break ties between equal scores at random instead of by lowest index.
-    random_state : int, RandomState instance, Generator or None, default=None
-        Seed for the subsample, the stochastic draw and the random tie-break.
-    chunk_size : int, default=None
-        Rows scored per chunk; None picks one from a memory budget.
-    subsample : int, default=None
-        Score only this many candidates, drawn at random from ``random_state``.
-    stochastic : {'power', 'softmax'} or None, default=None
-        Draw the rows at random, weighted by their scores (see
-        :func:`~al_adapters.selection.stochastic_ranking`).
-    beta : float, default=1.0
-        Inverse temperature of the stochastic draw.
+    {query_parameters}
+    {random_state_parameter}
+    {stream_parameters}
     **disagreement_measure_kwargs
         Passed to each member's ``predict``.
 
@@ -267,6 +257,7 @@ def vote_entropy_sampling(
 
 
 @reads_row_views
+@shared_docs
 def consensus_entropy_sampling(
     committee: Committee,
     X: Rows,
@@ -288,21 +279,9 @@ def consensus_entropy_sampling(
         The members.
     X : array-like of shape (n_samples, ...)
         The pool to choose from.
-    n_instances : int, default=1
-        How many rows to query.
-    random_tie_break : bool, default=False
-        Break ties between equal scores at random instead of by lowest index.
-    random_state : int, RandomState instance, Generator or None, default=None
-        Seed for the subsample, the stochastic draw and the random tie-break.
-    chunk_size : int, default=None
-        Rows scored per chunk; None picks one from a memory budget.
-    subsample : int, default=None
-        Score only this many candidates, drawn at random from ``random_state``.
-    stochastic : {'power', 'softmax'} or None, default=None
-        Draw the rows at random, weighted by their scores (see
-        :func:`~al_adapters.selection.stochastic_ranking`).
-    beta : float, default=1.0
-        Inverse temperature of the stochastic draw.
+    {query_parameters}
+    {random_state_parameter}
+    {stream_parameters}
     **disagreement_measure_kwargs
         Passed to each member's ``predict_proba``.
 
@@ -329,6 +308,7 @@ def consensus_entropy_sampling(
 
 
 @reads_row_views
+@shared_docs
 def max_disagreement_sampling(
     committee: Committee,
     X: Rows,
@@ -350,21 +330,9 @@ def max_disagreement_sampling(
         The members.
     X : array-like of shape (n_samples, ...)
         The pool to choose from.
-    n_instances : int, default=1
-        How many rows to query.
-    random_tie_break : bool, default=False
-        Break ties between equal scores at random instead of by lowest index.
-    random_state : int, RandomState instance, Generator or None, default=None
-        Seed for the subsample, the stochastic draw and the random tie-break.
-    chunk_size : int, default=None
-        Rows scored per chunk; None picks one from a memory budget.
-    subsample : int, default=None
-        Score only this many candidates, drawn at random from ``random_state``.
-    stochastic : {'power', 'softmax'} or None, default=None
-        Draw the rows at random, weighted by their scores (see
-        :func:`~al_adapters.selection.stochastic_ranking`).
-    beta : float, default=1.0
-        Inverse temperature of the stochastic draw.
+    {query_parameters}
+    {random_state_parameter}
+    {stream_parameters}
     **disagreement_measure_kwargs
         Passed to each member's ``predict_proba``.
 

@@ -75,7 +75,8 @@ class ActiveLearner(BaseEstimator):
         Whether new rows must be free of NaN and infinity (modAL's name for
         scikit-learn's ``ensure_all_finite``).
     progress : bool, default=False
-        Show progress bars (``tqdm.auto``: widgets in notebooks, text elsewhere)
+        Show progress bars (``tqdm.auto``: widgets in notebooks, bars on a
+        terminal; one line per scoring pass when the output is a log or a pipe)
         while built-in strategies score the pool.
     **fit_kwargs
         Passed to the estimator's ``fit`` for the initial fit.

@@ -29,7 +29,8 @@ import numpy as np
 
 from al_adapters import _backend
 from al_adapters._rows import reads_row_views
-from al_adapters._scoring import all_scores, n_classes_of, top_scores
+from al_adapters._scoring import all_scores, n_classes_of
+from al_adapters._strategies import make_streaming_strategy, shared_docs
 from al_adapters._typing import Array, RandomStateLike, Rows
 
 __all__ = [
@@ -286,7 +287,15 @@ def _negative_margin(proba):
     return -margin(proba)
 
 
+_LEAST_CONFIDENCE = make_streaming_strategy(
+    least_confidence, unfitted_score=1.0, name="uncertainty_sampling"
+)
+_SMALLEST_MARGIN = make_streaming_strategy(_negative_margin, name="margin_sampling")
+_ENTROPY = make_streaming_strategy(entropy, name="entropy_sampling")
+
+
 @reads_row_views
+@shared_docs
 def uncertainty_sampling(
     classifier: Any,
     X: Rows,
@@ -309,28 +318,10 @@ def uncertainty_sampling(
         Anything with ``predict_proba``.
     X : array-like of shape (n_samples, ...)
         The pool to choose from.
-    n_instances : int, default=1
-        How many rows to query.
-    random_tie_break : bool, default=False
-        Break ties between equal scores at random instead of by lowest index.
-    random_state : int, RandomState instance, Generator or None, default=None
-        Seed for the subsample, the stochastic draw and the random tie-break.
-    chunk_size : int, default=None
-        Rows scored per chunk; None picks one from a memory budget.
-    subsample : int, default=None
-        Score only this many candidates, drawn at random from ``random_state``
-        (as Gal et al. 2017 scored 2,000 pool rows per round). None scores all.
-    stochastic : {'power', 'softmax'} or None, default=None
-        Draw the rows at random with weights ``score ** beta`` or
-        ``exp(beta * score)`` instead of taking the best scores (stochastic batch
-        acquisition, Kirsch et al. 2021); see
-        :func:`~al_adapters.selection.stochastic_ranking`.
-    beta : float, default=1.0
-        Inverse temperature of the stochastic draw.
-    mixed_precision : {'bfloat16', 'float16'} or None, default=None
-        Run a torch model's forward passes under autocast in this precision;
-        scores are still accumulated in float32. Needs an estimator with
-        ``to_device``.
+    {query_parameters}
+    {random_state_parameter}
+    {stream_parameters}
+    {mixed_precision_parameter}
     **uncertainty_measure_kwargs
         Passed to ``classifier.predict_proba``.
 
@@ -352,24 +343,23 @@ def uncertainty_sampling(
     >>> indices.shape, bool(scores[0] >= scores[-1])
     ((3,), True)
     """
-    return top_scores(
+    return _LEAST_CONFIDENCE(
         classifier,
         X,
-        _proba_measure(least_confidence, uncertainty_measure_kwargs),
         n_instances,
-        random_tie_break=random_tie_break,
+        random_tie_break,
         random_state=random_state,
         chunk_size=chunk_size,
         subsample=subsample,
         stochastic=stochastic,
         beta=beta,
         mixed_precision=mixed_precision,
-        outputs_per_row=n_classes_of(classifier),
-        unfitted_score=1.0,
+        **uncertainty_measure_kwargs,
     )
 
 
 @reads_row_views
+@shared_docs
 def margin_sampling(
     classifier: Any,
     X: Rows,
@@ -392,28 +382,10 @@ def margin_sampling(
         Anything with ``predict_proba``.
     X : array-like of shape (n_samples, ...)
         The pool to choose from.
-    n_instances : int, default=1
-        How many rows to query.
-    random_tie_break : bool, default=False
-        Break ties between equal scores at random instead of by lowest index.
-    random_state : int, RandomState instance, Generator or None, default=None
-        Seed for the subsample, the stochastic draw and the random tie-break.
-    chunk_size : int, default=None
-        Rows scored per chunk; None picks one from a memory budget.
-    subsample : int, default=None
-        Score only this many candidates, drawn at random from ``random_state``
-        (as Gal et al. 2017 scored 2,000 pool rows per round). None scores all.
-    stochastic : {'power', 'softmax'} or None, default=None
-        Draw the rows at random with weights ``score ** beta`` or
-        ``exp(beta * score)`` instead of taking the best scores (stochastic batch
-        acquisition, Kirsch et al. 2021); see
-        :func:`~al_adapters.selection.stochastic_ranking`.
-    beta : float, default=1.0
-        Inverse temperature of the stochastic draw.
-    mixed_precision : {'bfloat16', 'float16'} or None, default=None
-        Run a torch model's forward passes under autocast in this precision;
-        scores are still accumulated in float32. Needs an estimator with
-        ``to_device``.
+    {query_parameters}
+    {random_state_parameter}
+    {stream_parameters}
+    {mixed_precision_parameter}
     **uncertainty_measure_kwargs
         Passed to ``classifier.predict_proba``.
 
@@ -435,24 +407,23 @@ def margin_sampling(
     >>> bool((scores <= 0).all())
     True
     """
-    return top_scores(
+    return _SMALLEST_MARGIN(
         classifier,
         X,
-        _proba_measure(_negative_margin, uncertainty_measure_kwargs),
         n_instances,
-        random_tie_break=random_tie_break,
+        random_tie_break,
         random_state=random_state,
         chunk_size=chunk_size,
         subsample=subsample,
         stochastic=stochastic,
         beta=beta,
         mixed_precision=mixed_precision,
-        outputs_per_row=n_classes_of(classifier),
-        unfitted_score=0.0,
+        **uncertainty_measure_kwargs,
     )
 
 
 @reads_row_views
+@shared_docs
 def entropy_sampling(
     classifier: Any,
     X: Rows,
@@ -475,28 +446,10 @@ def entropy_sampling(
         Anything with ``predict_proba``.
     X : array-like of shape (n_samples, ...)
         The pool to choose from.
-    n_instances : int, default=1
-        How many rows to query.
-    random_tie_break : bool, default=False
-        Break ties between equal scores at random instead of by lowest index.
-    random_state : int, RandomState instance, Generator or None, default=None
-        Seed for the subsample, the stochastic draw and the random tie-break.
-    chunk_size : int, default=None
-        Rows scored per chunk; None picks one from a memory budget.
-    subsample : int, default=None
-        Score only this many candidates, drawn at random from ``random_state``
-        (as Gal et al. 2017 scored 2,000 pool rows per round). None scores all.
-    stochastic : {'power', 'softmax'} or None, default=None
-        Draw the rows at random with weights ``score ** beta`` or
-        ``exp(beta * score)`` instead of taking the best scores (stochastic batch
-        acquisition, Kirsch et al. 2021); see
-        :func:`~al_adapters.selection.stochastic_ranking`.
-    beta : float, default=1.0
-        Inverse temperature of the stochastic draw.
-    mixed_precision : {'bfloat16', 'float16'} or None, default=None
-        Run a torch model's forward passes under autocast in this precision;
-        scores are still accumulated in float32. Needs an estimator with
-        ``to_device``.
+    {query_parameters}
+    {random_state_parameter}
+    {stream_parameters}
+    {mixed_precision_parameter}
     **uncertainty_measure_kwargs
         Passed to ``classifier.predict_proba``.
 
@@ -518,18 +471,16 @@ def entropy_sampling(
     >>> len(set(indices.tolist()))
     4
     """
-    return top_scores(
+    return _ENTROPY(
         classifier,
         X,
-        _proba_measure(entropy, uncertainty_measure_kwargs),
         n_instances,
-        random_tie_break=random_tie_break,
+        random_tie_break,
         random_state=random_state,
         chunk_size=chunk_size,
         subsample=subsample,
         stochastic=stochastic,
         beta=beta,
         mixed_precision=mixed_precision,
-        outputs_per_row=n_classes_of(classifier),
-        unfitted_score=0.0,
+        **uncertainty_measure_kwargs,
     )

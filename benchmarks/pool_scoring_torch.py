@@ -9,6 +9,9 @@ features, scored by an MLP 64 -> 256 -> 256 -> 10, three ways:
     the clock starts, with a running ``topk``: the limit. Several chunk sizes are
     tried and the fastest is reported.
 
+On a CPU, (a) runs once more with the pass-size tuner of the chunk policy off
+(``al_adapters._chunking.TUNE_CPU_PASSES``): what the tuner buys.
+
 Then MC dropout, ``sample_proba(X, 20)`` on 100k rows, against the faster of two
 bare-torch loops that fill the same ``(T, n, C)`` array: T passes per chunk, and
 one pass over the chunk replicated T times.
@@ -93,6 +96,13 @@ def query_adapter(adapter, pool, chunk):
 
     learner = ActiveLearner(adapter)
     return lambda: learner.query(pool, n_instances=N_INSTANCES)[0]
+
+
+def query_adapter_untuned(adapter, pool, chunk):
+    from al_adapters import _chunking
+
+    _chunking.TUNE_CPU_PASSES = False  # cache-sized passes on a CPU, always
+    return query_adapter(adapter, pool, chunk)
 
 
 def query_skorch(adapter, pool, chunk):
@@ -183,6 +193,7 @@ def mc_replicated(adapter, pool, chunk):
 
 WORKERS = {
     "a": query_adapter,
+    "a_untuned": query_adapter_untuned,
     "b": query_skorch,
     "c": query_bare,
     "mc_adapter": mc_adapter,
@@ -291,9 +302,11 @@ def main():
 
     print(f"machine: {machine()}; device {args.device}")
     print(f"before: {load()}")
-    rows = []
+    rows, untuned_rows = [], []
     for n in args.sizes:
         jobs = [("a", n, 0), ("b", n, args.skorch_batch_size)]
+        if args.device == "cpu":
+            jobs.append(("a_untuned", n, 0))
         jobs += [("c", n, chunk) for chunk in BARE_CHUNKS]
         results = measure(jobs, args)
         a, b = results["a", n, 0], results["b", n, args.skorch_batch_size]
@@ -304,6 +317,12 @@ def main():
             f"{a['rss_mib']:.0f}", f"{b['rss_mib']:.0f}", f"{c['rss_mib']:.0f}",
             f"{a['time'] / c['time']:.2f}", f"{b['time'] / a['time']:.1f}",
         ])  # fmt: skip
+        if ("a_untuned", n, 0) in results:
+            untuned = results["a_untuned", n, 0]
+            untuned_rows.append([
+                f"{n:,}", f"{untuned['time']:.3f}", f"{a['time']:.3f}",
+                f"{untuned['time'] / c['time']:.2f}", f"{a['time'] / c['time']:.2f}",
+            ])  # fmt: skip
     print(
         f"\nuncertainty query, n_instances={N_INSTANCES}, MLP {FEATURES}->{HIDDEN}->"
         f"{HIDDEN}->{CLASSES}, float32 pool; times: median of {args.repeats} (s); "
@@ -314,6 +333,16 @@ def main():
          "mem c", "a/c", "b/a"],
         rows,
     )  # fmt: skip
+
+    if untuned_rows:
+        print(
+            "\nCPU pass tuning: (a) with the tuner off (cache-sized passes always) "
+            "and on (the default)"
+        )
+        print_table(
+            ["rows", "(a) tuning off", "(a) tuning on", "off/c", "on/c"],
+            untuned_rows,
+        )
 
     n = args.mc_rows
     jobs = [("mc_adapter", n, 0)]

@@ -7,11 +7,7 @@ import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 
 from al_adapters import ActiveLearner, Pool
-from al_adapters._scoring import (
-    BYTES_PER_OUTPUT,
-    CHUNK_BUDGET_BYTES,
-    MAX_CHUNK_ROWS,
-)
+from al_adapters._chunking import BYTES_PER_OUTPUT, CHUNK_BYTES, MAX_CHUNK_ROWS
 from al_adapters.bayesian import (
     bald,
     bald_sampling,
@@ -150,7 +146,7 @@ def test_chunks_shrink_as_the_number_of_samples_grows(rng):
         bald_sampling(model, X, n_instances=3, n_samples=n_samples)
         sizes[n_samples] = max(model.sample_calls_)
     assert sizes[1] == MAX_CHUNK_ROWS  # a 50-class, 1-pass row is small
-    per_row = CHUNK_BUDGET_BYTES // (100 * 50 * BYTES_PER_OUTPUT)
+    per_row = CHUNK_BYTES // (100 * 50 * BYTES_PER_OUTPUT)
     assert 0.9 * per_row <= sizes[100] <= per_row
 
 

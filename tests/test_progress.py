@@ -1,5 +1,8 @@
 """Progress bars and per-round timings of learners and committees."""
 
+import contextlib
+import io
+
 import numpy as np
 import pytest
 from sklearn.linear_model import LogisticRegression
@@ -67,23 +70,41 @@ def test_no_progress_bar_by_default(data, capsys):
     assert capsys.readouterr().err == ""
 
 
-def test_progress_bar_while_scoring_the_pool(data, capsys):
+class Terminal(io.StringIO):
+    """Captured output that says it is a terminal."""
+
+    def isatty(self):
+        return True
+
+
+def test_progress_bar_while_scoring_the_pool(data):
     X, _ = data
-    make_learner(data, progress=True).query(X, n_instances=2, chunk_size=50)
-    err = capsys.readouterr().err
+    with contextlib.redirect_stderr(Terminal()) as terminal:
+        make_learner(data, progress=True).query(X, n_instances=2, chunk_size=50)
+    err = terminal.getvalue()
     assert "scoring the pool" in err
     assert "/150" in err  # the bar knows the pool size
 
 
-def test_progress_bar_while_ranking_a_batch(data, capsys):
+def test_progress_bar_while_ranking_a_batch(data):
+    X, _ = data
+    learner = make_learner(
+        data, query_strategy=uncertainty_batch_sampling, progress=True
+    )
+    with contextlib.redirect_stderr(Terminal()) as terminal:
+        learner.query(X, n_instances=4)
+    err = terminal.getvalue()
+    assert "ranking the batch" in err
+    assert "/4" in err
+
+
+def test_progress_report_of_a_batch_outside_a_terminal(data, capsys):
     X, _ = data
     learner = make_learner(
         data, query_strategy=uncertainty_batch_sampling, progress=True
     )
     learner.query(X, n_instances=4)
-    err = capsys.readouterr().err
-    assert "ranking the batch" in err
-    assert "/4" in err
+    assert "ranking the batch: 4 rows in " in capsys.readouterr().err
 
 
 def test_committee_progress_and_timings(data, capsys):
@@ -101,3 +122,24 @@ def test_committee_progress_and_timings(data, capsys):
     committee.teach(rows, y[idx])
     assert "scoring the pool" in capsys.readouterr().err
     assert set(committee.timings_[-1]) == {"score", "select", "fit"}
+
+
+def test_progress_outside_a_terminal_writes_one_line_per_round(data, capsys):
+    X, y = data
+    learner = make_learner(data, progress=True)
+    for _ in range(2):
+        learner.query(X, n_instances=2, chunk_size=40)
+    err = capsys.readouterr().err  # captured: not a terminal, not a notebook
+    assert "\r" not in err
+    assert err.splitlines() == [
+        line
+        for line in err.splitlines()
+        if line.startswith("scoring the pool: 150 rows in ")
+    ]
+    assert len(err.splitlines()) == 2
+
+
+def test_no_progress_report_unless_asked(data, capsys):
+    X, _ = data
+    make_learner(data).query(X, n_instances=2)
+    assert capsys.readouterr().err == ""

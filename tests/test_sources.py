@@ -183,3 +183,150 @@ def test_torch_tensor_pool_on_the_torch_path(data):
     idx, rows = learner.query(Pool(torch.from_numpy(X), labelled=[0]), n_instances=2)
     assert isinstance(rows, torch.Tensor)
     assert_allclose(rows.numpy(), X[idx])
+
+
+# -- pools that change between passes, samplers, chunking of streams ----------
+
+
+class Reshuffling:
+    """A re-iterable of batches that gives the rows in a new order on every pass."""
+
+    def __init__(self, X, size=20):
+        self.X, self.size, self.rng = X, size, np.random.default_rng(0)
+
+    def __iter__(self):
+        X = self.X[self.rng.permutation(len(self.X))]
+        for start in range(0, len(X), self.size):
+            yield X[start : start + self.size]
+
+
+def test_a_reshuffling_iterable_is_refused(data, clf):
+    X, _ = data
+    learner = ActiveLearner(clf)
+    with pytest.raises(ValueError, match="reshuffle"):
+        learner.query(Reshuffling(X), n_instances=3, return_metrics=True)
+
+
+def test_a_shuffling_iterable_dataset_is_refused(data, clf):
+    torch = pytest.importorskip("torch")
+    from torch.utils.data import DataLoader, IterableDataset
+
+    X, _ = data
+
+    class Shuffled(IterableDataset):
+        def __iter__(self):
+            yield from torch.from_numpy(X)[torch.randperm(len(X))]
+
+    with pytest.raises(ValueError, match="reshuffle"):
+        ActiveLearner(clf).query(DataLoader(Shuffled(), batch_size=32), n_instances=3)
+
+
+def test_tf_data_reshuffling_each_pass_is_refused_and_a_fixed_shuffle_accepted(
+    data, clf
+):
+    tf = pytest.importorskip("tensorflow")
+    X, _ = data
+    learner = ActiveLearner(clf)
+    pool = tf.data.Dataset.from_tensor_slices(X).shuffle(100, seed=0)
+    with pytest.raises(ValueError, match="reshuffle_each_iteration=False"):
+        learner.query(pool, n_instances=3, return_metrics=True)
+    with pytest.raises(ValueError, match="reshuffle"):
+        learner.query(pool.map(lambda x: x * 2).batch(10), n_instances=3)
+    fixed = tf.data.Dataset.from_tensor_slices(X).shuffle(
+        100, seed=0, reshuffle_each_iteration=False
+    )
+    order = np.stack([row.numpy() for row in fixed])
+    idx, rows, scores = learner.query(fixed, n_instances=3, return_metrics=True)
+    assert_array_equal(rows, order[idx])  # the rows at those positions, scored
+    proba = clf.predict_proba(rows)
+    assert_allclose(scores, 1 - proba.max(axis=1), rtol=1e-5)
+
+
+def test_a_dataloader_sampler_is_respected(data, clf):
+    torch = pytest.importorskip("torch")
+    from torch.utils.data import DataLoader, SubsetRandomSampler, TensorDataset
+
+    X, y = data
+    dataset = TensorDataset(torch.from_numpy(X), torch.from_numpy(y))
+    loader = DataLoader(
+        dataset, batch_size=8, sampler=SubsetRandomSampler(range(40, 97))
+    )
+    learner = ActiveLearner(clf)
+    idx, rows, scores = learner.query(loader, n_instances=5, return_metrics=True)
+    uncertainty = 1 - clf.predict_proba(X).max(axis=1)
+    inside = np.arange(40, 97)
+    expected = inside[np.argsort(-uncertainty[inside], kind="stable")[:5]]
+    assert_array_equal(idx, expected)  # dataset indices, only sampled rows
+    assert_array_equal(rows.numpy(), X[idx])
+    assert_allclose(scores, uncertainty[idx], rtol=1e-5)
+    # through a Pool: labelled rows and unsampled rows are both skipped
+    pool = Pool(loader, labelled=expected[:2])
+    again, _ = learner.query(pool, n_instances=5)
+    assert set(again.tolist()) <= set(inside.tolist()) - set(expected[:2].tolist())
+
+
+def test_a_random_sampler_with_replacement_gives_indices_of_the_scored_rows(data, clf):
+    torch = pytest.importorskip("torch")
+    from torch.utils.data import DataLoader, RandomSampler, TensorDataset
+
+    X, y = data
+    dataset = TensorDataset(torch.from_numpy(X), torch.from_numpy(y))
+
+    draws = []
+
+    class Recording(RandomSampler):
+        def __iter__(self):
+            drawn = list(super().__iter__())
+            draws.append(drawn)
+            return iter(drawn)
+
+    sampler = Recording(dataset, replacement=True, num_samples=30)
+    learner = ActiveLearner(clf)
+    idx, rows, scores = learner.query(
+        DataLoader(dataset, sampler=sampler), n_instances=4, return_metrics=True
+    )
+    assert len(draws) == 1  # read once per query
+    assert set(idx.tolist()) <= set(draws[0])
+    assert_array_equal(rows.numpy(), X[idx])
+    assert_allclose(scores, 1 - clf.predict_proba(X[idx]).max(axis=1), rtol=1e-5)
+
+
+class SeededNoise:
+    """sample_proba whose draws depend on the seed and on the chunk's rows."""
+
+    classes_ = np.array([0, 1])
+
+    def sample_proba(self, X, n_samples, random_state=None):
+        X = _as_numpy(X)
+        rng = np.random.default_rng(random_state)
+        p = rng.uniform(0.05, 0.95, size=(n_samples, len(X), 1)) * (X[:, :1] > 0)
+        return np.concatenate([p, 1 - p], axis=2)
+
+
+def test_bald_picks_do_not_depend_on_the_batches_of_the_pool(data):
+    from al_adapters.bayesian import bald_sampling
+
+    X, y = data
+    options = {"n_instances": 6, "random_state": 5, "chunk_size": 25, "n_samples": 4}
+    learner = ActiveLearner(SeededNoise(), query_strategy=bald_sampling)
+    expected, rows, scores = learner.query(X, return_metrics=True, **options)
+    for size in (7, 25, 60):  # batches smaller than, equal to and larger than chunks
+        idx, _, again = learner.query(
+            Batches(X, y, size), return_metrics=True, **options
+        )
+        assert_array_equal(idx, expected)
+        assert_allclose(again, scores)
+
+
+def test_stream_chunks_have_the_chunk_size_whatever_the_batches(data, clf):
+    X, y = data
+    model = NumpyInputs(clf)
+    sizes = []
+    model.predict_proba = lambda rows: (
+        sizes.append(len(rows)) or clf.predict_proba(rows)
+    )
+    uncertainty_sampling(
+        model, _rows.RowView(Batches(X, y, 7), np.arange(3, N, 2)), 2, chunk_size=10
+    )
+    n = len(range(3, N, 2))
+    assert sizes == [10] * (n // 10) + [n % 10]

@@ -18,6 +18,7 @@ first element. Nothing here imports a framework: a pool cannot be a torch
 ``Dataset`` unless torch was imported.
 """
 
+import hashlib
 import sys
 
 import numpy as np
@@ -49,6 +50,11 @@ def as_source(X):
             return IndexedSource(X)
     tf = _tf()
     if tf is not None and isinstance(X, tf.data.Dataset):
+        if _reshuffles(X):
+            raise ValueError(
+                "the pool is a tf.data.Dataset shuffled with "
+                f"reshuffle_each_iteration=True, so every pass over it {RESHUFFLED}"
+            )
         return StreamSource(X, tf_dataset=True)
     if _is_iterable_of_batches(X):
         if iter(X) is X:
@@ -59,6 +65,25 @@ def as_source(X):
             )
         return StreamSource(X)
     return X
+
+
+RESHUFFLED = (
+    "gives the rows in another order and the indices of a query would name other "
+    "rows. Pass a pool whose every pass gives the same rows in the same order: "
+    "shuffle once (reshuffle_each_iteration=False) or not at all, an array, or a "
+    "map-style torch Dataset (a DataLoader's sampler is respected)"
+)
+
+
+def _reshuffles(dataset):
+    """Tell whether a tf.data pipeline has a shuffle that reshuffles on every pass."""
+    # tf.data has no public lineage API; these attributes are best effort, and
+    # StreamSource checks every pass against the first one anyway.
+    while dataset is not None:
+        if getattr(dataset, "_reshuffle_each_iteration", False) is True:
+            return True
+        dataset = getattr(dataset, "_input_dataset", None)
+    return False
 
 
 def _is_iterable_of_batches(X):
@@ -103,6 +128,36 @@ class IndexedSource:
 
     def __len__(self):
         return len(self.dataset)
+
+    def sampled_positions(self):
+        """Return the positions the loader's sampler draws, sorted; None for all.
+
+        A ``DataLoader``'s sampler (or batch sampler) chooses which items it
+        reads; a query considers only those. The sampler is read once per
+        query, so a random order (or subset) still gives indices of the rows
+        that were scored.
+        """
+        loader, data = self.loader, _torch_data()
+        if loader is None:
+            return None
+        sampler = loader.sampler
+        default_batches = loader.batch_sampler is None or (
+            type(loader.batch_sampler) is data.BatchSampler
+            and loader.batch_sampler.sampler is sampler
+        )
+        if default_batches and _reads_every_item(sampler, len(self), data):
+            return None
+        drawn = loader.batch_sampler if loader.batch_sampler is not None else sampler
+        positions = []
+        for item in drawn:
+            positions.extend(item if isinstance(item, (list, tuple)) else [item])
+        positions = np.unique(np.asarray(positions, dtype=np.intp))
+        if positions.size and (positions[0] < 0 or positions[-1] >= len(self)):
+            raise IndexError(
+                "the DataLoader's sampler draws positions outside its dataset of "
+                f"{len(self)} items"
+            )
+        return positions
 
     def _first_inputs(self):
         if self._first is None:
@@ -150,6 +205,16 @@ class IndexedSource:
             start += int(rows.shape[0])
 
 
+def _reads_every_item(sampler, n, data):
+    if type(sampler) is data.SequentialSampler:
+        return True
+    return (
+        type(sampler) is data.RandomSampler
+        and not sampler.replacement
+        and sampler.num_samples == n
+    )
+
+
 class StreamSource:
     """A re-iterable of batches (tf.data, an iterable DataLoader, ...), read in order.
 
@@ -162,12 +227,16 @@ class StreamSource:
         Whether ``batches`` is a ``tf.data.Dataset``.
     """
 
+    #: Rows per batch of a ``tf.data.Dataset`` of single rows, on every pass.
+    ROWS_PER_BATCH = 1024
+
     def __init__(self, batches, tf_dataset=False):
         self.batches = batches
         self.tf_dataset = tf_dataset
         self._n_rows = self._known_length()
         self._row_shape = None
         self._dtype = None
+        self._fingerprints = []
 
     def _rows_are_batched(self):
         if not self.tf_dataset:
@@ -181,16 +250,31 @@ class StreamSource:
             return n if n >= 0 else None
         return None
 
-    def _iter_batches(self, rows_per_batch=1024):
+    def _iter_batches(self):
+        """Yield the batches of one pass, checked against the first pass."""
         batches = self.batches
         if self.tf_dataset and not self._rows_are_batched():
-            batches = batches.batch(rows_per_batch)
-        for batch in batches:
+            batches = batches.batch(self.ROWS_PER_BATCH)
+        for number, batch in enumerate(batches):
             rows = inputs_of(batch)
             if self._row_shape is None:
                 self._row_shape = tuple(int(d) for d in rows.shape[1:])
                 self._dtype = rows.dtype
+            self._check_same_as_before(number, rows)
             yield rows
+
+    def _check_same_as_before(self, number, rows):
+        """Raise if batch ``number`` differs from the same batch of an earlier pass."""
+        fingerprint = _fingerprint(rows)
+        if number == len(self._fingerprints):
+            self._fingerprints.append(fingerprint)
+        elif self._fingerprints[number] != fingerprint:
+            raise ValueError(
+                f"the pool gave other rows in batch {number} than on an earlier pass "
+                "over it: it reshuffles (a tf.data shuffle with "
+                "reshuffle_each_iteration=True, a shuffling IterableDataset or "
+                f"loader), so every pass {RESHUFFLED}"
+            )
 
     def __len__(self):
         if self._n_rows is None:
@@ -219,7 +303,7 @@ class StreamSource:
     def _pieces(self, chunk_size):
         """Yield ``(offset, rows)``: all rows in order, ``chunk_size`` at most."""
         offset = 0
-        for rows in self._iter_batches(chunk_size):
+        for rows in self._iter_batches():
             n = int(rows.shape[0])
             for lo in range(0, n, chunk_size):
                 yield offset + lo, rows[lo : min(lo + chunk_size, n)]
@@ -230,9 +314,11 @@ class StreamSource:
         """Yield ``(start, rows)``: chunks of the rows at ``positions`` (None: all).
 
         ``start`` counts the rows yielded before, so it is a position in
-        ``positions`` (or in the pool when ``positions`` is None).
+        ``positions`` (or in the pool when ``positions`` is None). Every chunk
+        but the last has ``chunk_size`` rows, whatever the batches are: the same
+        chunks as an array of the same rows gives, so seeded queries agree.
         """
-        start = 0
+        start, pending = 0, []
         for offset, rows in self._pieces(chunk_size):
             n = int(rows.shape[0])
             if positions is not None:
@@ -240,10 +326,16 @@ class StreamSource:
                 if lo == hi:
                     continue
                 if hi - lo < n:
-                    wanted = positions[lo:hi] - offset
-                    rows = _take(rows, wanted)
-            yield start, rows
-            start += int(rows.shape[0])
+                    rows = _take(rows, positions[lo:hi] - offset)
+            pending.append(rows)
+            if sum(int(part.shape[0]) for part in pending) >= chunk_size:
+                block = _concat(pending)
+                yield start, block[:chunk_size]
+                start += chunk_size
+                rest = block[chunk_size:]
+                pending = [rest] if int(rest.shape[0]) else []
+        if pending:
+            yield start, _concat(pending)
 
     def take(self, indices):
         """Return the rows at ``indices``, in that order, as NumPy (in one pass)."""
@@ -264,6 +356,23 @@ class StreamSource:
         if missing:
             raise IndexError(f"rows {missing} are beyond the end of the pool")
         return np.stack([found[int(i)] for i in indices])
+
+
+def _concat(parts):
+    """Rows of ``parts`` one after the other (no copy for a single part)."""
+    if len(parts) == 1:
+        return parts[0]
+    if _backend.is_array_api(parts[0]):
+        return _backend.get_namespace(*parts).concat(parts, axis=0)
+    return np.concatenate(parts)
+
+
+def _fingerprint(rows):
+    """Return a few bytes that tell whether a batch holds the same rows as before."""
+    n = int(rows.shape[0])
+    picked = np.asarray([0, n // 2, n - 1] if n else [], dtype=np.intp)
+    sample = np.ascontiguousarray(_backend.to_numpy(_take(rows, picked)))
+    return n, hashlib.blake2b(sample.tobytes(), digest_size=16).digest()
 
 
 def _take(rows, indices):

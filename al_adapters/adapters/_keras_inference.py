@@ -13,12 +13,7 @@ import functools
 import keras
 import numpy as np
 
-from al_adapters import _backend
-
-#: Bytes of input rows per model call when ``predict__batch_size`` is not set.
-CHUNK_BUDGET_BYTES = 16 * 2**20
-MIN_CHUNK_ROWS = 64
-MAX_CHUNK_ROWS = 65536
+from al_adapters import _backend, _chunking
 
 
 def is_backend_tensor(X):
@@ -99,12 +94,9 @@ def strategies_score_tensors():
 
 
 def chunk_rows(row_shape, batch_size=None):
-    """Return the number of rows per model call."""
-    if batch_size is not None:
-        return int(batch_size)
-    row_bytes = 4 * int(np.prod(row_shape, dtype=np.int64))
-    rows = CHUNK_BUDGET_BYTES // max(row_bytes, 1)
-    return int(np.clip(rows, MIN_CHUNK_ROWS, MAX_CHUNK_ROWS))
+    """Return the number of rows per model call (the library's chunk policy)."""
+    row_bytes = _chunking.row_bytes_of(row_shape)
+    return _chunking.pass_rows(row_bytes, "keras", batch_size, "predict__batch_size")
 
 
 def _outputs(model, x, *, training, logits):
@@ -133,7 +125,7 @@ def forward(model, X, *, n_samples=None, training=False, logits=False, rows=None
     logits : bool, default=False
         Apply a softmax to the model's outputs.
     rows : int, default=None
-        Rows per model call; None takes :data:`CHUNK_BUDGET_BYTES` of input.
+        Rows per model call; None takes them from the chunk policy.
 
     Returns
     -------

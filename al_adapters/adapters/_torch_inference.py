@@ -29,9 +29,6 @@ DROPOUT_LAYERS = (
 
 PRECISIONS = {"bf16": torch.bfloat16, "fp16": torch.float16}
 
-#: Bytes of host rows moved to the device at once by ``predict_proba(ndarray)``.
-TRANSFER_BYTES = 32 * 2**20
-
 
 def module_device(module):
     """Return the device of the module's first parameter or buffer (CPU if none)."""
@@ -166,7 +163,7 @@ class Scorer:
         Autocast dtype of the forward passes.
     predict_batch_size : int or None
         Rows per forward pass; None picks one from the device and the row size.
-    slice_sizes : SliceSizes, default=None
+    slice_sizes : CpuPassTuner, default=None
         Chooses the rows per pass of ``predict`` on a CPU when
         ``predict_batch_size`` is None.
     """

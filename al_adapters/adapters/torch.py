@@ -15,10 +15,10 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import check_is_fitted
 
+from al_adapters import _chunking
 from al_adapters.adapters import _torch_data as data
 from al_adapters.adapters import _torch_inference as inference
 from al_adapters.adapters import _torch_net as nets
-from al_adapters.adapters._torch_slices import SliceSizes
 from al_adapters.adapters._torch_state import TorchStateMixin
 
 __all__ = ["TorchAdapter"]
@@ -298,7 +298,7 @@ class TorchAdapter(TorchStateMixin, ClassifierMixin, BaseEstimator):
             len(self.classes_),
             self.precision,
             self.predict_batch_size,
-            vars(self).setdefault("_slice_sizes", SliceSizes()),
+            vars(self).setdefault("_slice_sizes", _chunking.CpuPassTuner()),
         )
 
     def _device(self):
@@ -333,8 +333,8 @@ class TorchAdapter(TorchStateMixin, ClassifierMixin, BaseEstimator):
         device = inference.module_device(self.net_.module_)
         if isinstance(X, torch.Tensor):
             return score(scorer, X.to(device))
-        row_bytes = 4 * max(1, int(np.prod(X.shape[1:])))
-        step = max(1, inference.TRANSFER_BYTES // row_bytes)
+        row_bytes = _chunking.row_bytes_of(X.shape[1:])
+        step = _chunking.chunk_rows(row_bytes, outputs_per_row=len(self.classes_))
         parts = [
             score(scorer, inference.to_device(X[start : start + step], device))
             for start in range(0, X.shape[0], step)

@@ -477,13 +477,13 @@ def test_strategies_stream_the_pool_through_to_device(data, monkeypatch):
 
 
 def test_cpu_slice_size_follows_the_faster_of_two(monkeypatch):
-    from al_adapters.adapters import _torch_slices
+    from al_adapters import _chunking
 
     # trials: cache-sized slices take 4 s, large ones 1 s; the next trial, reverse
     clock = iter([0.0, 4.0, 5.0, 10.0, 11.0, 15.0])
-    monkeypatch.setattr(_torch_slices.time, "perf_counter", lambda: next(clock))
+    monkeypatch.setattr(_chunking.time, "perf_counter", lambda: next(clock))
     runs = []
-    sizes = _torch_slices.SliceSizes(period=3)
+    sizes = _chunking.CpuPassTuner(period=3)
     plans = [
         sizes.tune(lambda *run: runs.append(run), n_rows, 1024)
         for n_rows in (8192, 16384, 20000, 16384, 16384)
