@@ -210,14 +210,15 @@ def get_predictions(
     True
     """
     from al_adapters import _rows
-    from al_adapters._monte_carlo import _draw_seed, sample_proba_of
+    from al_adapters._monte_carlo import draw_seed
+    from al_adapters._strategies import capability
     from al_adapters.selection import _make_rng
 
     sampler = _sampler(classifier, dropout_layer_indexes, logits_adaptor)
-    sample_proba = sample_proba_of(sampler, "get_predictions")
+    sample_proba = capability(sampler, "sample_proba", "get_predictions")
     rng = _make_rng(random_state)
     parts = [
-        np.asarray(sample_proba(chunk, num_cycles, random_state=_draw_seed(rng)))
+        np.asarray(sample_proba(chunk, num_cycles, random_state=draw_seed(rng)))
         for _, chunk in _rows.as_row_view(X).chunks(sample_per_forward_pass)
     ]
     return list(np.concatenate(parts, axis=1))
