@@ -5,19 +5,19 @@ import numbers
 import numpy as np
 
 from al_adapters._scoring import n_classes_of, top_scores
+from al_adapters.protocol import SupportsSampleProba, resolve_model
 from al_adapters.selection import _make_rng
 
 
 def sample_proba_of(classifier, strategy):
-    """Return the ``sample_proba`` method of ``classifier`` or of its estimator."""
-    for owner in (classifier, getattr(classifier, "estimator", None)):
-        sample_proba = getattr(owner, "sample_proba", None)
-        if callable(sample_proba):
-            return sample_proba
+    """Return ``sample_proba`` of the model that answers for ``classifier``."""
+    model = resolve_model(classifier)
+    if isinstance(model, SupportsSampleProba):
+        return model.sample_proba
     raise TypeError(
         f"{strategy} needs an estimator with sample_proba(X, n_samples, "
         "random_state), such as TorchAdapter or KerasAdapter; "
-        f"{type(getattr(classifier, 'estimator', classifier)).__name__} has none"
+        f"{type(model).__name__} has none"
     )
 
 
