@@ -13,6 +13,7 @@ from al_adapters import (
     combination,
     curves,
     disagreement,
+    protocol,
     selection,
     uncertainty,
 )
@@ -35,6 +36,7 @@ __all__ = [
     "combination",
     "curves",
     "disagreement",
+    "protocol",
     "selection",
     "uncertainty",
     "__version__",

@@ -14,6 +14,8 @@ except ImportError as exc:
     ) from exc
 
 import contextlib
+import copy
+import random
 from typing import Any
 
 import numpy as np
@@ -512,6 +514,18 @@ class KerasAdapter(ClassifierMixin, RoutedParamsMixin, BaseEstimator):
             return inference.to_tensor(rows, self.model_)
 
     # -- scikit-learn ---------------------------------------------------------
+
+    def __deepcopy__(self, memo):
+        # Rebuilding a Keras model from its saved form draws layer seeds from
+        # Python's global generator; a copy must not shift what later code draws.
+        python_state = random.getstate()
+        twin = type(self).__new__(type(self))
+        memo[id(self)] = twin
+        try:
+            vars(twin).update(copy.deepcopy(vars(self), memo))
+        finally:
+            random.setstate(python_state)
+        return twin
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
