@@ -221,6 +221,8 @@ class TorchStateMixin:
             nets.unwrapped(module).load_state_dict(own)
         if not fitted:  # lazy parameters are materialised now: rebuild
             net.initialize_optimizer()
+        # drop the current moments first: on a GPU, never two sets at once
+        net.optimizer_.state.clear()
         net.optimizer_.load_state_dict(_optimizer_state(arrays, meta))
         net.history_ = History(_jsonable(meta["history"]))
         net.module_.eval()

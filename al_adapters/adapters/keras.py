@@ -323,7 +323,7 @@ class KerasAdapter(ClassifierMixin, RoutedParamsMixin, BaseEstimator):
         meta = keras_state.check_format(state)
         if not meta["fitted"]:
             for name in ("wrapper_", "classes_", "n_features_in_", "_row_shape"):
-                vars(self).pop(name, None)
+                self.__dict__.pop(name, None)
             return self
         classes = _classes(self.classes)
         if meta["classes"] != classes.tolist():

@@ -342,40 +342,50 @@ def test_partial_fit_takes_the_classes_in_any_order(kind, data):
 
 
 def _global_generators():
-    """Every global random state a seeded call could leave changed."""
-    states = [random.getstate(), np.random.get_state()[1].tolist()]
+    """Every global random state a seeded call could leave changed, by name."""
+    states = {
+        "python": random.getstate(),
+        "numpy": np.random.get_state()[1].tolist(),
+    }
     if "torch" in sys.modules:
-        states.append(sys.modules["torch"].get_rng_state().tolist())
+        states["torch"] = sys.modules["torch"].get_rng_state().tolist()
     if "keras" in sys.modules:
         from keras.src.backend.common import global_state
 
-        states.append(global_state.get_global_attribute("global_random_seed"))
-        states.append(global_state.get_global_attribute("global_seed_generator"))
+        for name in ("global_random_seed", "global_seed_generator"):
+            states[f"keras {name}"] = global_state.get_global_attribute(name)
     if "tensorflow" in sys.modules:
         from tensorflow.python.eager import context
 
-        states.append(context.context()._seed)
+        states["tensorflow seed"] = context.context()._seed
     return states
+
+
+def _seeds(states):
+    return {k: v for k, v in states.items() if k.startswith(("keras", "tensorflow"))}
 
 
 def test_seeded_calls_leave_the_global_generators_as_they_were(kind, data):
     X, y = data
     seeded = {"random_state": 0} if kind == "keras" else {}
     adapter = make_adapter(kind, dropout=0.5, **seeded)
+    initial = _global_generators()
     adapter.fit(X[:6], y[:6])  # imports and first-use state settle here
+    # Keras' and TensorFlow's global seeds are never left set
+    assert _seeds(_global_generators()) == _seeds(initial)
     before = _global_generators()
     adapter.fit(X, y)
     adapter.partial_fit(X, y)
     adapter.sample_proba(X, n_samples=2, random_state=3)
+    after = _global_generators()
     if kind == "keras":
-        assert _global_generators()[:3] == before[:3]  # drawn from, then put back
-        assert _global_generators()[3:] == before[3:]
+        assert after == before  # seeded training draws, then puts every one back
     else:
         # unseeded training draws from torch's generator, as torch itself does
-        assert _global_generators()[:2] == before[:2]
-    state = _global_generators()
+        assert after["python"] == before["python"]
+        assert after["numpy"] == before["numpy"]
     adapter.sample_proba(X, n_samples=2, random_state=3)
-    assert _global_generators() == state
+    assert _global_generators() == after
 
 
 @pytest.mark.parametrize("error", [RuntimeError, KeyboardInterrupt])
