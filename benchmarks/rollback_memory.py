@@ -29,7 +29,8 @@ compare).
 
 Linux only (``/proc``). Run: ``python benchmarks/rollback_memory.py`` (a few
 minutes on 2 cores, under 3 GiB of memory), ``--device cuda`` on a GPU,
-``--quick`` for Adam and the class start only.
+``--quick`` for the torch model with Adam and a class only,
+``--frameworks torch`` (or ``keras``) for one framework.
 """
 
 import argparse
@@ -211,7 +212,9 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--no-keras", action="store_true")
+    parser.add_argument(
+        "--frameworks", default="torch,keras", help="comma-separated: torch, keras"
+    )
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
@@ -224,8 +227,9 @@ def main():
     ]
     if args.quick:
         groups = [("torch", "adam", "class")]
-    if not args.no_keras:
-        groups += [("keras", opt, "class") for opt in ("sgd", "adam")]
+    groups += [("keras", opt, "class") for opt in ("sgd", "adam")]
+    frameworks = args.frameworks.split(",")
+    groups = [group for group in groups if group[0] in frameworks]
     header = ["model", "optimizer", "start", "call", "W+O MiB", "extra MiB", "/ W+O"]
     header += ["learner extra / W+O"]
     if args.device == "cuda":

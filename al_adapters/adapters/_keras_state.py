@@ -11,15 +11,21 @@ is scikeras' epoch count).
 
 from collections import defaultdict
 
-import numpy as np
-
 from al_adapters.protocol import ModelState, check_state
 
 FORMAT = "al_adapters.KerasAdapter.state/1"
 
 
 def _host(variable):
-    return np.array(variable.numpy(), copy=True)
+    """Return a host copy of ``variable`` that nothing else writes to.
+
+    TensorFlow's ``numpy()`` already returns a fresh array; torch's may share
+    the tensor's memory, and is copied then.
+    """
+    array = variable.numpy()
+    if not (array.flags.owndata and array.flags.writeable):
+        array = array.copy()
+    return array
 
 
 def _optimizer_variables(model):

@@ -1,4 +1,4 @@
-"""A TorchAdapter's fitted network: history, saving, loading, copying, pickling.
+"""A TorchAdapter's fitted network: history, state, saving, loading, pickling.
 
 - ``state_dict`` / ``load_state_dict`` take and restore everything a fitted
   adapter needs to continue exactly (weights, optimizer state, history,

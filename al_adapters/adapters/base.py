@@ -50,7 +50,8 @@ _RESTORED_BY_CALLER: contextvars.ContextVar[frozenset[int]] = contextvars.Contex
     "restored_by_caller", default=frozenset()
 )
 
-PRECISIONS = ("bfloat16", "float16")
+#: The precision names, the same as the strategies' ``mixed_precision`` takes.
+PRECISIONS = _backend.MIXED_PRECISION_DTYPES
 _OLD_PRECISIONS = {"bf16": "bfloat16", "fp16": "float16"}
 
 

@@ -823,3 +823,18 @@ def test_a_cuda_trained_adapter_unpickles_without_cuda(data, tmp_path):
     )
     env = {**os.environ, "CUDA_VISIBLE_DEVICES": ""}
     subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT, env=env)
+
+
+def test_precision_has_the_strategies_vocabulary(data):
+    from al_adapters import _backend
+
+    X, y = data
+    assert set(_backend.MIXED_PRECISION_DTYPES) == {"bfloat16", "float16"}
+    expected = make(precision="bfloat16").fit(X, y).predict_proba(X)
+    for old, new in (("bf16", "bfloat16"), ("fp16", "float16")):
+        with pytest.warns(DeprecationWarning, match=f"use precision='{new}'"):
+            proba = make(precision=old).fit(X, y).predict_proba(X)
+        if new == "bfloat16":
+            assert_allclose(proba, expected, atol=1e-6)
+    with pytest.raises(ValueError, match="None, 'bfloat16' or 'float16'"):
+        make(precision="bfloat32").fit(X, y)
