@@ -11,6 +11,8 @@ is scikeras' epoch count).
 
 from collections import defaultdict
 
+import numpy as np
+
 from al_adapters.protocol import ModelState, check_state
 
 FORMAT = "al_adapters.KerasAdapter.state/1"
@@ -22,7 +24,7 @@ def _host(variable):
     TensorFlow's ``numpy()`` already returns a fresh array; torch's may share
     the tensor's memory, and is copied then.
     """
-    array = variable.numpy()
+    array = np.asarray(variable.numpy())  # 0-d variables give NumPy scalars
     if not (array.flags.owndata and array.flags.writeable):
         array = array.copy()
     return array
