@@ -29,6 +29,7 @@ from tqdm.auto import tqdm
 from al_adapters import _backend, _chunking, _rows
 from al_adapters._backend._sources import StreamSource
 from al_adapters._validation import check_n_instances
+from al_adapters.protocol import SupportsToDevice, resolve_model
 from al_adapters.selection import (
     RunningTopK,
     _make_rng,
@@ -135,10 +136,7 @@ def resolve_chunk_size(rows, chunk_size=None, outputs_per_row=0):
 
 def n_classes_of(classifier):
     """Return how many classes ``classifier`` predicts (a guess when it cannot tell)."""
-    estimator = getattr(classifier, "estimator", classifier)
-    classes = getattr(estimator, "classes_", None)
-    if classes is None:
-        classes = getattr(classifier, "classes_", None)
+    classes = getattr(resolve_model(classifier), "classes_", None)
     return _chunking.DEFAULT_N_CLASSES if classes is None else max(1, len(classes))
 
 
@@ -175,8 +173,8 @@ def iter_scores(
     mixed_precision = _backend.check_mixed_precision(mixed_precision)
     rows = _rows.as_row_view(X)
     size = resolve_chunk_size(rows, chunk_size, outputs_per_row)
-    estimator = getattr(classifier, "estimator", classifier)
-    to_device = getattr(estimator, "to_device", None)
+    model = resolve_model(classifier)
+    to_device = model.to_device if isinstance(model, SupportsToDevice) else None
     with progress_bar(classifier, _length_if_known(rows), "scoring the pool") as bar:
         for start, chunk in rows.chunks(size):
             if to_device is not None:

@@ -14,6 +14,7 @@ import textwrap
 from al_adapters._monte_carlo import check_n_samples, draw_seed
 from al_adapters._rows import reads_row_views
 from al_adapters._scoring import n_classes_of, top_scores
+from al_adapters.protocol import resolve_model
 from al_adapters.selection import _make_rng
 
 #: Kinds of model output a measure can read.
@@ -79,15 +80,14 @@ def shared_docs(function):
 
 
 def capability(classifier, name, strategy):
-    """Return method ``name`` of ``classifier`` or of its estimator, or raise."""
-    for owner in (classifier, getattr(classifier, "estimator", None)):
-        method = getattr(owner, name, None)
-        if callable(method):
-            return method
-    model = type(getattr(classifier, "estimator", classifier)).__name__
+    """Return method ``name`` of the model that answers for ``classifier``, or raise."""
+    model = resolve_model(classifier)
+    method = getattr(model, name, None)
+    if callable(method):
+        return method
     raise TypeError(
         f"{strategy} needs an estimator with {name}(X, ...), such as TorchAdapter "
-        f"or KerasAdapter; {model} has none"
+        f"or KerasAdapter; {type(model).__name__} has none"
     )
 
 

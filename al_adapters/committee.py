@@ -123,10 +123,11 @@ class Committee(BaseEstimator):
         return classes
 
     @contextlib.contextmanager
-    def _transaction(self):
+    def _all_or_none(self):
+        """Scope whose failure puts every member back (each one's rollback point)."""
         with contextlib.ExitStack() as stack:
             for learner in self:
-                stack.enter_context(learner._transaction())
+                stack.enter_context(learner.rollback_point())
             yield
 
     def _add_training_data(self, X, y):
@@ -135,8 +136,14 @@ class Committee(BaseEstimator):
             learner._add_training_data(X, y)
 
     def _fit_to_known(self, bootstrap=False, **fit_kwargs):
-        for learner in self:
-            learner._fit_to_known(bootstrap=bootstrap, **fit_kwargs)
+        with self._all_or_none():
+            for learner in self:
+                learner.fit(
+                    learner.X_training,
+                    learner.y_training,
+                    bootstrap=bootstrap,
+                    **fit_kwargs,
+                )
 
     def fit(self, X: Rows, y: Labels, **fit_kwargs: Any) -> Committee:
         """Refit every member on ``(X, y)`` only, forgetting earlier training data.
@@ -155,7 +162,7 @@ class Committee(BaseEstimator):
         self : Committee
             The committee.
         """
-        with timed_fit(self), self._transaction():
+        with timed_fit(self), self._all_or_none():
             for learner in self:
                 learner.fit(X, y, **fit_kwargs)
         return self
@@ -184,11 +191,12 @@ class Committee(BaseEstimator):
         **fit_kwargs
             Passed to each estimator's ``fit`` (or ``partial_fit``).
         """
-        checked = [learner._check_teach(X, y, only_new=only_new) for learner in self]
-        with timed_fit(self), self._transaction():
-            for learner, (X_checked, y_checked) in zip(self, checked, strict=True):
-                learner._teach_checked(
-                    X_checked, y_checked, bootstrap, only_new, fit_kwargs
+        for learner in self:
+            learner.check_teach(X, y, only_new=only_new)
+        with timed_fit(self), self._all_or_none():
+            for learner in self:
+                learner.teach(
+                    X, y, bootstrap=bootstrap, only_new=only_new, **fit_kwargs
                 )
 
     def rebag(self, **fit_kwargs: Any) -> None:
@@ -199,8 +207,7 @@ class Committee(BaseEstimator):
         **fit_kwargs
             Passed to each estimator's ``fit``.
         """
-        with self._transaction():
-            self._fit_to_known(bootstrap=True, **fit_kwargs)
+        self._fit_to_known(bootstrap=True, **fit_kwargs)
 
     def query(
         self,

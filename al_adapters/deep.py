@@ -39,6 +39,9 @@ class DeepActiveLearner(ActiveLearner):
         Whether new rows must be free of NaN and infinity.
     progress : bool, default=False
         Show progress bars while built-in strategies score the pool.
+    rollback : bool, default=True
+        Restore the estimator after a failed ``fit`` or ``teach`` (see
+        :class:`~al_adapters.ActiveLearner`); False keeps no copy of the model.
     **fit_kwargs
         Accepted for modAL compatibility (modAL ignores them too).
 
@@ -64,6 +67,7 @@ class DeepActiveLearner(ActiveLearner):
         random_state: RandomStateLike = None,
         force_all_finite: bool | str = True,
         progress: bool = False,
+        rollback: bool = True,
         **fit_kwargs: Any,
     ) -> None:
         super().__init__(
@@ -73,6 +77,7 @@ class DeepActiveLearner(ActiveLearner):
             random_state=random_state,
             force_all_finite=force_all_finite,
             progress=progress,
+            rollback=rollback,
         )
         initialize = getattr(estimator, "initialize", None)
         if callable(initialize) and not getattr(estimator, "initialized_", True):

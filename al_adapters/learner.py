@@ -6,7 +6,8 @@ import contextlib
 import copy
 import inspect
 import sys
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 from sklearn.base import BaseEstimator
@@ -36,6 +37,8 @@ from al_adapters._validation import (
     check_same_kind,
     finiteness,
 )
+from al_adapters.adapters.base import caller_restores
+from al_adapters.protocol import SupportsStateDict
 from al_adapters.uncertainty import uncertainty_sampling
 
 if TYPE_CHECKING:
@@ -78,6 +81,14 @@ class ActiveLearner(BaseEstimator):
         Show progress bars (``tqdm.auto``: widgets in notebooks, bars on a
         terminal; one line per scoring pass when the output is a log or a pipe)
         while built-in strategies score the pool.
+    rollback : bool, default=True
+        Make a failed ``fit`` or ``teach`` (any exception, ``KeyboardInterrupt``
+        included) leave the estimator as it was. The estimator's state is taken
+        before each call: its ``state_dict()`` when it has one (host arrays, about
+        one copy of the weights and optimizer state, never on the GPU), else a
+        deep copy. False keeps no copy of the model at all, trading that
+        guarantee for memory: after a failed call the estimator may be partly
+        trained (the training data are still restored).
     **fit_kwargs
         Passed to the estimator's ``fit`` for the initial fit.
 
@@ -109,6 +120,10 @@ class ActiveLearner(BaseEstimator):
     (7, 4)
     """
 
+    #: The model protocol's :func:`~al_adapters.protocol.resolve_model` answers
+    #: for a learner with its ``estimator``.
+    delegates_to_estimator: ClassVar[bool] = True
+
     def __init__(
         self,
         estimator: Any,
@@ -120,6 +135,7 @@ class ActiveLearner(BaseEstimator):
         random_state: RandomStateLike = None,
         force_all_finite: bool | str = True,
         progress: bool = False,
+        rollback: bool = True,
         **fit_kwargs: Any,
     ) -> None:
         if not callable(query_strategy):
@@ -131,6 +147,7 @@ class ActiveLearner(BaseEstimator):
         self.random_state = random_state
         self.force_all_finite = finiteness(force_all_finite)
         self.progress = progress
+        self.rollback = rollback
         self.timings_: list[dict[str, float]] = []
         self._rng = _as_generator(random_state)
         self._X = RowBuffer()
@@ -284,20 +301,50 @@ class ActiveLearner(BaseEstimator):
             ) from exc
 
     @contextlib.contextmanager
-    def _transaction(self):
-        """Undo all changes to the training data and estimator if the body fails."""
+    def rollback_point(self) -> Iterator[None]:
+        """Scope whose failure puts the learner back as it was when it began.
+
+        On any exception (``KeyboardInterrupt`` included) the training data are
+        restored (rows and dtype) and, with ``rollback=True``, the estimator is
+        restored: from its ``state_dict`` when it has one (taken on entry, held on the
+        host), else from a deep copy. With ``rollback=False`` only the training
+        data are restored. Nested scopes of one learner share the outermost one.
+        :class:`~al_adapters.Committee` uses it to train all members or none.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from sklearn.linear_model import LogisticRegression
+        >>> X, y = np.arange(8.0).reshape(4, 2), np.array([0, 1, 0, 1])
+        >>> learner = ActiveLearner(LogisticRegression(), X_training=X, y_training=y)
+        >>> try:
+        ...     with learner.rollback_point():
+        ...         learner.teach(X[:2], y[:2])
+        ...         raise RuntimeError("the oracle went away")
+        ... except RuntimeError:
+        ...     pass
+        >>> len(learner.X_training)
+        4
+        """
+        if vars(self).get("_rollback_active", False):
+            yield
+            return
         X_buffer, y_buffer = self._X, self._y
         X_rows, y_rows = X_buffer.snapshot(), y_buffer.snapshot()
-        estimator_state = copy.deepcopy(self.estimator).__dict__
+        restore = _estimator_restorer(self.estimator) if self.rollback else None
+        self._rollback_active = True
         try:
-            yield
+            with caller_restores(self.estimator):
+                yield
         except BaseException:
             X_buffer.restore(X_rows)
             y_buffer.restore(y_rows)
             self._X, self._y = X_buffer, y_buffer
-            self.estimator.__dict__.clear()
-            self.estimator.__dict__.update(estimator_state)
+            if restore is not None:
+                restore()
             raise
+        finally:
+            self._rollback_active = False
 
     # -- fitting --------------------------------------------------------------
 
@@ -370,7 +417,7 @@ class ActiveLearner(BaseEstimator):
         """
         X, y = self._checked(X, y, joining=False)
         self._check_classes(y, incremental=False)
-        with timed_fit(self), self._transaction():
+        with timed_fit(self), self.rollback_point():
             self._X, self._y = RowBuffer(X), RowBuffer(y)
             self._fit_to_known(bootstrap=bootstrap, **fit_kwargs)
         return self
@@ -407,8 +454,26 @@ class ActiveLearner(BaseEstimator):
         exactly as they were.
         """
         X, y = self._check_teach(X, y, only_new=only_new)
-        with timed_fit(self), self._transaction():
+        with timed_fit(self), self.rollback_point():
             self._teach_checked(X, y, bootstrap, only_new, fit_kwargs)
+
+    def check_teach(self, X: Rows, y: Labels, only_new: bool = False) -> None:
+        """Raise the error ``teach(X, y, only_new=only_new)`` would raise on its input.
+
+        Checks rows, labels and classes as ``teach`` does before training, and
+        changes nothing. :class:`~al_adapters.Committee` checks every member
+        this way before training any.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, ...)
+            The newly labelled rows.
+        y : array-like of shape (n_samples,)
+            Their labels.
+        only_new : bool, default=False
+            As in :meth:`teach`.
+        """
+        self._check_teach(X, y, only_new=only_new)
 
     def _check_teach(self, X, y, *, only_new):
         self._check_training_pairs()
@@ -480,6 +545,20 @@ class ActiveLearner(BaseEstimator):
 
     def __sklearn_is_fitted__(self) -> bool:
         return _is_fitted(self.estimator)
+
+
+def _estimator_restorer(estimator):
+    """Take the estimator's state now; return a function that puts it back."""
+    if isinstance(estimator, SupportsStateDict):
+        state = estimator.state_dict()
+        return lambda: estimator.load_state_dict(state)
+    saved = copy.deepcopy(estimator).__dict__
+
+    def restore():
+        estimator.__dict__.clear()
+        estimator.__dict__.update(saved)
+
+    return restore
 
 
 def _is_fitted(estimator):

@@ -45,6 +45,9 @@ class BayesianOptimizer(ActiveLearner):
         Whether new rows must be free of NaN and infinity.
     progress : bool, default=False
         Show progress bars while built-in strategies score the pool.
+    rollback : bool, default=True
+        Restore the estimator after a failed ``fit`` or ``teach`` (see
+        :class:`~al_adapters.ActiveLearner`); False keeps no copy of the model.
     **fit_kwargs
         Passed to the estimator's ``fit`` for the initial fit.
 
@@ -89,6 +92,7 @@ class BayesianOptimizer(ActiveLearner):
         random_state: RandomStateLike = None,
         force_all_finite: bool | str = True,
         progress: bool = False,
+        rollback: bool = True,
         **fit_kwargs: Any,
     ) -> None:
         self.X_max: Any = None
@@ -103,6 +107,7 @@ class BayesianOptimizer(ActiveLearner):
             random_state=random_state,
             force_all_finite=force_all_finite,
             progress=progress,
+            rollback=rollback,
             **fit_kwargs,
         )
 

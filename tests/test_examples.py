@@ -105,3 +105,9 @@ def test_mc_dropout_bald_reports_labels_to_target():
     summary = lines[lines.index("") + 1 :]
     assert summary[0].split()[:2] == ["strategy", "runs"]
     assert [line.split()[0] for line in summary[1:]] == ["BALD", "max", "random"]
+
+
+def test_plain_torch_adapter_learns_in_a_loop():
+    out = run_example("plain_torch_adapter.py", needs=("torch",))
+    accuracy = float(out.split("accuracy after 5 rounds:")[1])
+    assert accuracy > 0.9

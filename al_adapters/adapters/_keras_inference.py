@@ -265,3 +265,15 @@ def _global_generator(seed):
 def seed_count(model):
     """Return how many seeds :func:`mc_dropout` needs for ``model``."""
     return len(_seed_states(model)) + 1  # one more for the global generator
+
+
+def embedder(model):
+    """Return a model from the inputs of ``model`` to the input of its last Dense."""
+    dense = [layer for layer in _layers(model) if isinstance(layer, keras.layers.Dense)]
+    inputs = getattr(model, "inputs", None)
+    if not dense or not inputs:
+        raise TypeError(
+            "embed needs a functional or Sequential Keras model ending in a Dense "
+            f"layer; {type(model).__name__} has no Dense layer or no defined inputs"
+        )
+    return keras.Model(inputs, dense[-1].input)

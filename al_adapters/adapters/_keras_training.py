@@ -8,95 +8,29 @@ declared classes (so the output width never depends on one call's ``y``),
 chooses the epochs of every call, and seeds every framework from
 ``random_state``.
 
-scikeras 0.13 is the last release of an unmaintained project, so the few of its
-private methods used here (``_initialize``, ``_ensure_compiled_model``,
-``_fit``) are frozen.
+The private steps of scikeras that build and train live in
+:mod:`al_adapters.adapters._scikeras_shim`.
 """
 
 import contextlib
 import copy
 import functools
-import numbers
-import random
 
 import keras
 import numpy as np
 from scikeras.wrappers import KerasClassifier
 from sklearn.base import clone
 
+from al_adapters.adapters import _keras_shim as keras_shim
+from al_adapters.adapters import base
+
 #: Parameters of the adapter that scikeras does not take.
 ADAPTER_ONLY = ("model", "classes", "device", "random_state")
 
 
-def check_classes(classes):
-    """Return the declared classes as an array, or raise if they are unusable."""
-    if classes is None:
-        raise ValueError(
-            "classes is required: pass every label the model will ever see, in the "
-            "order of its output units, e.g. KerasAdapter(build, classes=[0, 1, 2])"
-        )
-    array = np.asarray(classes)
-    if array.ndim != 1 or array.size == 0:
-        raise ValueError(
-            f"classes must be a non-empty 1-D list of labels, got {classes!r}"
-        )
-    values, counts = np.unique(array, return_counts=True)
-    if np.any(counts > 1):
-        raise ValueError(
-            f"classes must not repeat a label; repeated: {values[counts > 1].tolist()}"
-        )
-    return array
-
-
-def check_same_classes(classes, declared):
-    """Check ``partial_fit``'s ``classes`` argument against the declared classes."""
-    if classes is None:
-        return
-    given = np.asarray(classes)
-    if given.shape != declared.shape or not np.all(given == declared):
-        raise ValueError(
-            f"classes={given.tolist()} differs from the adapter's classes "
-            f"{declared.tolist()}; the classes are fixed when the adapter is made"
-        )
-
-
-def encode_labels(y, classes, n_rows):
-    """Return ``y`` as int64 positions in ``classes``, or raise naming unknown ones."""
-    if y is None:
-        raise ValueError("y is None: a label is needed for every row of X")
-    labels = np.asarray(y)
-    if labels.ndim == 2 and labels.shape[1] == 1:
-        labels = labels.ravel()
-    if labels.ndim != 1:
-        raise ValueError(f"y must be 1-D (one label per row), got shape {labels.shape}")
-    if len(labels) != n_rows:
-        raise ValueError(f"X has {n_rows} rows but y has {len(labels)} labels")
-    position = {label: i for i, label in enumerate(classes.tolist())}
-    values, inverse = np.unique(labels, return_inverse=True)
-    codes = np.array([position.get(value, -1) for value in values.tolist()])
-    unknown = values[codes < 0]
-    if unknown.size:
-        raise ValueError(
-            f"y contains labels {unknown.tolist()} that are not in classes "
-            f"{classes.tolist()}"
-        )
-    return codes[inverse.ravel()].astype(np.int64)
-
-
-def check_epochs(epochs):
-    """Check a per-call epoch count (None keeps the adapter's)."""
-    if epochs is None:
-        return None
-    if isinstance(epochs, bool) or not isinstance(epochs, numbers.Integral):
-        raise TypeError(f"epochs must be a positive integer, got {epochs!r}")
-    if epochs < 1:
-        raise ValueError(f"epochs must be a positive integer, got {epochs}")
-    return int(epochs)
-
-
 def default_epochs(wrapper):
     """Return the epochs per call of ``wrapper`` (``fit__epochs`` wins)."""
-    return check_epochs(getattr(wrapper, "fit__epochs", wrapper.epochs))
+    return base.check_count(getattr(wrapper, "fit__epochs", wrapper.epochs), "epochs")
 
 
 def _fresh_copy(model):
@@ -217,62 +151,17 @@ def seeded(random_state):
     ``keras.utils.set_random_seed`` seeds Python's ``random``, NumPy's global
     generator, TensorFlow's global seed and, on the torch backend, torch's
     generator; that covers weight initialisation, dropout seeds and
-    ``Model.fit``'s shuffling on every backend. Python's, NumPy's and torch's
-    generator states are put back on exit; TensorFlow's global seed and the
-    Keras global seed stay as ``set_random_seed`` left them.
+    ``Model.fit``'s shuffling on every backend. On exit every one of them is
+    put back as it was, Keras' and TensorFlow's global seeds included.
     """
     if random_state is None:
         yield
         return
     (seed,) = draw_seeds(random_state, 1)
-    python_state = random.getstate()
-    numpy_state = np.random.get_state()  # noqa: NPY002 - restored below
-    torch_state = _torch_state()
+    seeds = keras_shim.global_seeds()
     try:
-        keras.utils.set_random_seed(seed)
-        yield
+        with base.restoring_global_generators():
+            keras.utils.set_random_seed(seed)
+            yield
     finally:
-        random.setstate(python_state)
-        np.random.set_state(numpy_state)  # noqa: NPY002
-        _restore_torch_state(torch_state)
-
-
-def _torch_state():
-    if keras.backend.backend() != "torch":
-        return None
-    import torch
-
-    cuda = torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None
-    return torch.get_rng_state(), cuda
-
-
-def _restore_torch_state(state):
-    if state is None:
-        return
-    import torch
-
-    cpu, cuda = state
-    torch.set_rng_state(cpu)
-    if cuda is not None:
-        torch.cuda.set_rng_state_all(cuda)
-
-
-def initialize(wrapper, X, codes, n_classes):
-    """Build and compile the model of ``wrapper`` for ``n_classes`` fixed classes."""
-    # scikeras infers the classes from y unless classes_ is set beforehand;
-    # with it set, the build function's meta holds n_classes_ == n_classes.
-    wrapper.classes_ = np.arange(n_classes)
-    wrapper._initialize(X, codes)
-    wrapper._ensure_compiled_model()
-
-
-def train(wrapper, X, codes, sample_weight, epochs):
-    """Train ``epochs`` epochs from the current weights and optimizer state."""
-    wrapper._fit(
-        X,
-        codes,
-        sample_weight=sample_weight,
-        warm_start=True,
-        epochs=epochs,
-        initial_epoch=wrapper.current_epoch,
-    )
+        keras_shim.restore_global_seeds(seeds)

@@ -10,54 +10,7 @@ import scipy.sparse as sp
 import torch
 from sklearn.utils.validation import validate_data
 
-from al_adapters import _backend
 from al_adapters.adapters import _torch_inference as inference
-
-
-def check_classes(classes):
-    """Return ``classes`` as a 1-D array of at least two distinct labels."""
-    if classes is None:
-        raise ValueError(
-            "classes is required: the labels the network's outputs stand for, in "
-            "output order"
-        )
-    array = np.asarray(_backend.to_numpy(classes))
-    if array.ndim != 1:
-        raise ValueError(f"classes must be a 1-D sequence of labels, got {classes!r}")
-    if array.shape[0] < 2:
-        raise ValueError(f"classes must hold at least two labels, got {classes!r}")
-    values, counts = np.unique(array, return_counts=True)
-    if (counts > 1).any():
-        raise ValueError(
-            f"classes must be distinct, but {values[counts > 1].tolist()} appear "
-            "more than once"
-        )
-    return array
-
-
-def encode(y, classes):
-    """Return the position of each label of ``y`` in ``classes`` (int64)."""
-    known = np.isin(y, classes)
-    if not known.all():
-        unknown = np.unique(y[~known])
-        raise ValueError(
-            f"y contains labels {unknown.tolist()} that are not in classes "
-            f"{classes.tolist()}"
-        )
-    order = np.argsort(classes, kind="stable")
-    return order[np.searchsorted(classes[order], y)].astype(np.int64)
-
-
-def check_labels(y, n_rows):
-    """Return ``y`` as a 1-D NumPy array with one label per row."""
-    if y is None:
-        raise ValueError("y is None: TorchAdapter needs a label for every row of X")
-    y = np.asarray(_backend.to_numpy(y))
-    if y.ndim != 1:
-        raise ValueError(f"y must be 1-D, one label per row; got shape {y.shape}")
-    if y.shape[0] != n_rows:
-        raise ValueError(f"X has {n_rows} rows but y has {y.shape[0]} labels")
-    return y
 
 
 def check_rows(adapter, X, *, reset, for_training):
@@ -130,37 +83,3 @@ def _check_row_shape(adapter, shape, *, reset):
             f"X has rows of shape {row_shape}, but {type(adapter).__name__} was "
             f"fitted on rows of shape {adapter._row_shape}"
         )
-
-
-class Restoring:
-    """Put back the adapter's attributes if the block raises."""
-
-    def __init__(self, adapter):
-        self.adapter = adapter
-
-    def __enter__(self):
-        self.saved = dict(vars(self.adapter))
-
-    def __exit__(self, exc_type, exc, tb):
-        if exc_type is not None:
-            vars(self.adapter).clear()
-            vars(self.adapter).update(self.saved)
-        return False
-
-
-def check_epochs(epochs):
-    if epochs is None:
-        return None
-    if isinstance(epochs, bool) or not isinstance(epochs, int | np.integer):
-        raise TypeError(f"epochs must be an integer or None, got {epochs!r}")
-    if epochs < 1:
-        raise ValueError(f"epochs must be at least 1, got {epochs}")
-    return int(epochs)
-
-
-def check_n_samples(n_samples):
-    if isinstance(n_samples, bool) or not isinstance(n_samples, int | np.integer):
-        raise TypeError(f"n_samples must be an integer, got {n_samples!r}")
-    if n_samples < 1:
-        raise ValueError(f"n_samples must be at least 1, got {n_samples}")
-    return int(n_samples)

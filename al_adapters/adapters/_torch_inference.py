@@ -15,6 +15,7 @@ import scipy.sparse as sp
 import torch
 from torch import nn
 
+from al_adapters.adapters import base
 from al_adapters.adapters._torch_slices import batch_rows
 
 #: Dropout layers that MC sampling switches to train mode.
@@ -27,7 +28,7 @@ DROPOUT_LAYERS = (
     nn.FeatureAlphaDropout,
 )
 
-PRECISIONS = {"bf16": torch.bfloat16, "fp16": torch.float16}
+PRECISIONS = {"bfloat16": torch.bfloat16, "float16": torch.float16}
 
 
 def module_device(module):
@@ -79,11 +80,8 @@ def _check_finite_elements(X):
 
 def check_precision(precision):
     """Return the autocast dtype for ``precision`` (None for full precision)."""
-    if precision is None:
-        return None
-    if isinstance(precision, str) and precision in PRECISIONS:
-        return PRECISIONS[precision]
-    raise ValueError(f"precision must be None, 'bf16' or 'fp16', got {precision!r}")
+    precision = base.check_precision(precision)
+    return None if precision is None else PRECISIONS[precision]
 
 
 def output_nonlinearity(net):
@@ -159,7 +157,7 @@ class Scorer:
         Module output (float32) -> probabilities.
     n_classes : int
         Number of output columns.
-    precision : {None, 'bf16', 'fp16'}
+    precision : {None, 'bfloat16', 'float16'}
         Autocast dtype of the forward passes.
     predict_batch_size : int or None
         Rows per forward pass; None picks one from the device and the row size.
@@ -300,3 +298,59 @@ def seeded(random_state, device):
             with torch.cuda.device(index):
                 torch.cuda.manual_seed(seed)
         yield
+
+
+class _Captured(Exception):
+    """Stops a forward pass once the input of the final linear layer is known."""
+
+
+def final_linear(module):
+    """Return the last ``nn.Linear`` of ``module``, whose input ``embed`` returns."""
+    linears = [m for m in module.modules() if isinstance(m, nn.Linear)]
+    if not linears:
+        raise TypeError(
+            f"embed needs a module with an nn.Linear output layer; "
+            f"{type(module).__name__} has none"
+        )
+    return linears[-1]
+
+
+def embed_rows(module, X, predict_batch_size):
+    """Return the input of the final linear layer for the rows of tensor ``X``.
+
+    The forward pass of each slice stops at that layer. Shape ``(n, d)``,
+    float32, on the device of ``X``.
+    """
+    layer = final_linear(module)
+    seen = []
+
+    def capture(_, args):
+        seen.append(args[0])
+        raise _Captured
+
+    out = None
+    step = batch_rows(X, predict_batch_size)
+    handle = layer.register_forward_pre_hook(capture)
+    try:
+        with scoring_mode(module), torch.inference_mode():
+            for first in range(0, X.shape[0], step):
+                rows = X[first : first + step]
+                seen.clear()
+                with contextlib.suppress(_Captured):
+                    module(rows)
+                if not seen:
+                    raise TypeError(
+                        "embed: the module's forward pass never reached its last "
+                        "nn.Linear layer"
+                    )
+                features = seen[-1].float().reshape(rows.shape[0], -1)
+                if out is None:
+                    out = torch.empty(
+                        (X.shape[0], features.shape[1]),
+                        dtype=torch.float32,
+                        device=X.device,
+                    )
+                out[first : first + rows.shape[0]] = features
+    finally:
+        handle.remove()
+    return out

@@ -15,6 +15,7 @@ import torch
 from skorch import NeuralNetClassifier
 from torch import nn
 
+from al_adapters.adapters import _skorch_shim as skorch_shim
 from al_adapters.adapters import _torch_inference as inference
 
 #: Parameters the adapter sets on the net unless given to the adapter.
@@ -244,7 +245,7 @@ def no_single_row_batches(net, n_rows):
 def fit_net(net, X, codes, epochs=None, **fit_params):
     """Train ``net`` on ``(X, codes)`` for ``epochs`` (None: ``max_epochs``)."""
     with no_single_row_batches(net, X.shape[0]):
-        net.partial_fit(X, codes, epochs=epochs, **fit_params)
+        skorch_shim.train(net, X, codes, epochs=epochs, **fit_params)
     net.module_.eval()
 
 

@@ -1,8 +1,9 @@
-"""A TorchAdapter's fitted network: history, saving, loading, copying, pickling.
+"""A TorchAdapter's fitted network: history, state, saving, loading, pickling.
 
-- Deep copies (``ActiveLearner`` takes one before every fit, to roll back a
-  failed one) copy the net's tensors where they are, instead of skorch's own
-  route through a pickle of every tensor.
+- ``state_dict`` / ``load_state_dict`` take and restore everything a fitted
+  adapter needs to continue exactly (weights, optimizer state, history,
+  fitted attributes) as host NumPy arrays plus JSON metadata, the format of
+  :mod:`al_adapters.protocol`; rollback and checkpoints use them.
 - ``save_params`` writes the *uncompiled* module's weights (``torch.compile``
   prefixes every key with ``_orig_mod.``), so a compiled and an uncompiled net
   load each other's files, together with the adapter's classes, which skorch's
@@ -14,21 +15,23 @@
   that the next ``fit`` builds its network where it can run.
 """
 
-import copy
 import json
 import warnings
 from typing import Any
 
+import numpy as np
 import torch
 from sklearn.utils.validation import check_is_fitted
 from skorch.exceptions import DeviceWarning
 from skorch.history import History
 
-from al_adapters.adapters import _torch_data as data
 from al_adapters.adapters import _torch_inference as inference
 from al_adapters.adapters import _torch_net as nets
+from al_adapters.adapters import base
+from al_adapters.protocol import ModelState, check_state
 
 FORMAT = "al_adapters.TorchAdapter/1"
+STATE_FORMAT = "al_adapters.TorchAdapter.state/1"
 
 
 class TorchStateMixin:
@@ -108,7 +111,7 @@ class TorchStateMixin:
         self : TorchAdapter
             The fitted adapter, ready to predict or to continue training.
         """
-        classes = data.check_classes(self.classes)
+        classes = base.check_classes(self.classes, "TorchAdapter")
         net = nets.build_net(self.module, self._net_params, len(classes))
         device = inference.module_device(net.module_)
         saved = torch.load(f, map_location=device, weights_only=True)
@@ -123,15 +126,110 @@ class TorchStateMixin:
         self.n_features_in_ = self._row_shape[0]
         return self
 
-    def __deepcopy__(self, memo):
-        new = type(self).__new__(type(self))
-        memo[id(self)] = new
-        for key, value in vars(self).items():
-            if key == "net_":
-                vars(new)[key] = _copy_net(value, memo)
-            else:
-                vars(new)[key] = copy.deepcopy(value, memo)
-        return new
+    def state_dict(self) -> ModelState:
+        """Return the adapter's state: host arrays plus JSON-able metadata.
+
+        Arrays: ``module.*`` (weights and buffers of the uncompiled module),
+        ``criterion.*`` and ``optimizer.state.<i>.<name>``, each copied to the
+        host. Metadata: the format, ``fitted``, ``classes``, ``row_shape``, the
+        optimizer's parameter groups and scalar state, and the training history.
+        Callbacks keep their own state; those that read the history (such as
+        ``LRScheduler``) follow it.
+
+        Returns
+        -------
+        state : ModelState
+            See :mod:`al_adapters.protocol` for the format.
+        """
+        if not self.__sklearn_is_fitted__():  # type: ignore[attr-defined]
+            return ModelState({}, {"format": STATE_FORMAT, "fitted": False})
+        net = self.net_
+        arrays: dict[str, np.ndarray] = {}
+        bfloat16: list[str] = []
+        for prefix, module in (("module", net.module_), ("criterion", net.criterion_)):
+            for key, tensor in nets.unwrapped(module).state_dict().items():
+                name = f"{prefix}.{key}"
+                arrays[name] = _host_array(tensor, name, bfloat16)
+        optimizer = net.optimizer_.state_dict()
+        scalars = {}
+        for index, values in optimizer["state"].items():
+            for key, value in values.items():
+                name = f"optimizer.state.{index}.{key}"
+                if isinstance(value, torch.Tensor):
+                    arrays[name] = _host_array(value, name, bfloat16)
+                else:
+                    scalars[name] = value
+        metadata = {
+            "format": STATE_FORMAT,
+            "fitted": True,
+            "classes": self.classes_.tolist(),
+            "row_shape": list(self._row_shape),
+            "optimizer_param_groups": optimizer["param_groups"],
+            "optimizer_scalars": scalars,
+            "bfloat16": bfloat16,
+            "history": net.history_.to_list(),
+        }
+        return check_state(ModelState(arrays, _jsonable(metadata)))
+
+    def load_state_dict(self, state: ModelState) -> Any:
+        """Put the adapter back in ``state``, a :meth:`state_dict` of it.
+
+        A fitted adapter loads the state into its network in place; an unfitted
+        one builds its network first, as ``fit`` would. A state of an unfitted
+        adapter makes the adapter unfitted.
+
+        Parameters
+        ----------
+        state : ModelState
+            What :meth:`state_dict` returned, for the same ``classes``.
+
+        Returns
+        -------
+        self : TorchAdapter
+            The adapter.
+        """
+        meta = check_state(state).metadata
+        if meta["format"] != STATE_FORMAT:
+            raise ValueError(
+                f"the state has format {meta['format']!r}, not {STATE_FORMAT!r}"
+            )
+        if not meta["fitted"]:
+            for name in ("net_", "classes_", "n_features_in_", "_row_shape"):
+                vars(self).pop(name, None)
+            return self
+        classes = base.check_classes(self.classes, "TorchAdapter")
+        if meta["classes"] != classes.tolist():
+            raise ValueError(
+                f"the state is of a network for classes {meta['classes']}, but "
+                f"this adapter has classes {classes.tolist()}"
+            )
+        fitted = self.__sklearn_is_fitted__()  # type: ignore[attr-defined]
+        net = (
+            self.net_
+            if fitted
+            else nets.build_net(self.module, self._net_params, len(classes))
+        )
+        arrays = {
+            name: _tensor(array, name in meta["bfloat16"])
+            for name, array in state.arrays.items()
+        }
+        for prefix, module in (("module", net.module_), ("criterion", net.criterion_)):
+            start = len(prefix) + 1
+            own = {
+                k[start:]: v for k, v in arrays.items() if k.startswith(prefix + ".")
+            }
+            nets.unwrapped(module).load_state_dict(own)
+        if not fitted:  # lazy parameters are materialised now: rebuild
+            net.initialize_optimizer()
+        # drop the current moments first: on a GPU, never two sets at once
+        net.optimizer_.state.clear()
+        net.optimizer_.load_state_dict(_optimizer_state(arrays, meta))
+        net.history_ = History(_jsonable(meta["history"]))
+        net.module_.eval()
+        self.net_, self.classes_ = net, classes
+        self._row_shape = tuple(meta["row_shape"])
+        self.n_features_in_ = self._row_shape[0]
+        return self
 
     def __getstate__(self):
         pickled = super().__getstate__()
@@ -161,12 +259,43 @@ def _is_cuda(device):
     return isinstance(device, torch.device) and device.type == "cuda"
 
 
-def _copy_net(net, memo):
-    """Deep-copy a skorch net without serialising its tensors."""
-    new = type(net).__new__(type(net))
-    memo[id(net)] = new
-    vars(new).update(copy.deepcopy(vars(net), memo))
-    return new
+def _host_array(tensor, name, bfloat16):
+    """Return a host NumPy copy of ``tensor`` (bfloat16 kept as its int16 bits)."""
+    tensor = tensor.detach()
+    if tensor.dtype == torch.bfloat16:
+        bfloat16.append(name)
+        tensor = tensor.view(torch.int16)
+    return tensor.to("cpu", copy=True).numpy()
+
+
+def _tensor(array, is_bfloat16):
+    tensor = torch.from_numpy(array)
+    return tensor.view(torch.bfloat16) if is_bfloat16 else tensor
+
+
+def _optimizer_state(arrays, meta):
+    """Rebuild an optimizer ``state_dict`` from copies of the arrays."""
+    state: dict[int, dict[str, Any]] = {}
+    prefix = "optimizer.state."
+    items = [(k, v.clone()) for k, v in arrays.items() if k.startswith(prefix)]
+    items += list(meta["optimizer_scalars"].items())
+    for name, value in items:
+        index, key = name[len(prefix) :].split(".", 1)
+        state.setdefault(int(index), {})[key] = value
+    return {"state": state, "param_groups": meta["optimizer_param_groups"]}
+
+
+def _jsonable(value):
+    """Return ``value`` with tuples as lists and NumPy scalars as Python ones."""
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, torch.Tensor) and value.numel() == 1:
+        return value.item()
+    return value
 
 
 def _check_saved(saved, classes):

@@ -15,7 +15,6 @@ except ImportError as exc:
 
 import contextlib
 import copy
-import numbers
 import random
 from typing import Any
 
@@ -26,8 +25,12 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from al_adapters import _backend
 from al_adapters.adapters import _keras_inference as inference
+from al_adapters.adapters import _keras_state as keras_state
 from al_adapters.adapters import _keras_training as training
+from al_adapters.adapters import _scikeras_shim as scikeras_shim
+from al_adapters.adapters import base
 from al_adapters.adapters._keras_params import RoutedParamsMixin
+from al_adapters.protocol import ModelState
 
 __all__ = ["KerasAdapter"]
 
@@ -117,8 +120,9 @@ class KerasAdapter(ClassifierMixin, RoutedParamsMixin, BaseEstimator):
     drifts towards them, so retrain cold from time to time.
 
     With ``random_state`` set, training runs inside
-    ``keras.utils.set_random_seed``; Python's, NumPy's and torch's generators
-    are restored afterwards, TensorFlow's and Keras' global seeds stay set.
+    ``keras.utils.set_random_seed``; every global generator it sets (Python's,
+    NumPy's, torch's, TensorFlow's and Keras' global seeds) is put back
+    afterwards, as every adapter does with a ``random_state``.
 
     Examples
     --------
@@ -216,7 +220,9 @@ class KerasAdapter(ClassifierMixin, RoutedParamsMixin, BaseEstimator):
     ) -> "KerasAdapter":
         """Continue training from the current weights and optimizer state.
 
-        The first call initialises the model as :meth:`fit` would.
+        The first call initialises the model as :meth:`fit` would. If training
+        raises (``KeyboardInterrupt`` included), the adapter is put back as it
+        was, from its :meth:`state_dict`.
 
         Parameters
         ----------
@@ -237,40 +243,105 @@ class KerasAdapter(ClassifierMixin, RoutedParamsMixin, BaseEstimator):
         self : KerasAdapter
             The adapter. Invalid input raises before any training.
         """
-        training.check_same_classes(classes, training.check_classes(self.classes))
-        epochs = training.check_epochs(epochs)
+        base.check_same_classes(classes, _classes(self.classes))
+        epochs = base.check_count(epochs, "epochs", allow_none=True)
         if not self.__sklearn_is_fitted__():
             return self._cold_start(X, y, sample_weight, epochs=epochs)
         X32, codes = self._training_data(X, y, first=False)
         wrapper = self.wrapper_
-        with self._scope():
+        with base.unchanged_on_error(self, in_place=True), self._scope():
             epochs = epochs or training.default_epochs(wrapper)
-            training.train(wrapper, X32, codes, sample_weight, epochs)
+            scikeras_shim.train(wrapper, X32, codes, sample_weight, epochs)
         return self
 
     def _cold_start(self, X, y, sample_weight, epochs):
         X32, codes = self._training_data(X, y, first=True)
-        n_classes = len(np.asarray(self.classes))
-        wrapper = training.make_wrapper(self, self._defaults())
-        with self._scope():
-            training.initialize(wrapper, X32, codes, n_classes)
-            inference.check_outputs(wrapper.model_, X32[:8], n_classes)
-            epochs = epochs or training.default_epochs(wrapper)
-            training.train(wrapper, X32, codes, sample_weight, epochs)
-        self.wrapper_ = wrapper
-        self.classes_ = np.asarray(self.classes)
-        self._row_shape = tuple(X32.shape[1:])
-        self._logits = inference.uses_logits(wrapper.model_)
-        validate_data(self, X, reset=True, skip_check_array=True)
+        with base.unchanged_on_error(self, in_place=False):
+            with self._scope():
+                wrapper = self._build(X32, codes)
+                epochs = epochs or training.default_epochs(wrapper)
+                scikeras_shim.train(wrapper, X32, codes, sample_weight, epochs)
+            self._set_fitted(wrapper, X, X32.shape[1:])
         return self
 
+    def _build(self, X32, codes):
+        """Return a new wrapper whose model is built and compiled, untrained."""
+        n_classes = len(_classes(self.classes))
+        wrapper = training.make_wrapper(self, self._defaults())
+        scikeras_shim.initialize(wrapper, X32, codes, n_classes)
+        inference.check_outputs(wrapper.model_, X32[:8], n_classes)
+        return wrapper
+
+    def _set_fitted(self, wrapper, X, row_shape):
+        self.wrapper_ = wrapper
+        self.classes_ = np.asarray(self.classes)
+        self._row_shape = tuple(int(d) for d in row_shape)
+        self._logits = inference.uses_logits(wrapper.model_)
+        validate_data(self, X, reset=True, skip_check_array=True)
+
     def _training_data(self, X, y, *, first):
-        classes = training.check_classes(self.classes)
+        classes = _classes(self.classes)
         X32 = check_array(X, dtype=np.float32, allow_nd=True, input_name="X")
         if not first:
             validate_data(self, X, reset=False, skip_check_array=True)
             self._check_row_shape(X32.shape)
-        return X32, training.encode_labels(y, classes, len(X32))
+        return X32, base.encode_labels(y, classes, len(X32))
+
+    # -- state ----------------------------------------------------------------
+
+    def state_dict(self) -> ModelState:
+        """Return the adapter's state: host arrays plus JSON-able metadata.
+
+        Arrays: every variable of the model (weights, BatchNorm statistics,
+        dropout seed generator states) and of its optimizer, copied to the
+        host. Metadata: the format, ``fitted``, ``classes``, the row shape and
+        the training history.
+
+        Returns
+        -------
+        state : ModelState
+            See :mod:`al_adapters.protocol` for the format.
+        """
+        return keras_state.take(self)
+
+    def load_state_dict(self, state: ModelState) -> "KerasAdapter":
+        """Put the adapter back in ``state``, a :meth:`state_dict` of it.
+
+        An unfitted adapter builds and compiles its model first, as ``fit``
+        would; a state of an unfitted adapter makes the adapter unfitted.
+
+        Parameters
+        ----------
+        state : ModelState
+            What :meth:`state_dict` returned, for the same ``classes``.
+
+        Returns
+        -------
+        self : KerasAdapter
+            The adapter.
+        """
+        meta = keras_state.check_format(state)
+        if not meta["fitted"]:
+            for name in ("wrapper_", "classes_", "n_features_in_", "_row_shape"):
+                self.__dict__.pop(name, None)
+            return self
+        classes = _classes(self.classes)
+        if meta["classes"] != classes.tolist():
+            raise ValueError(
+                f"the state is of a model for classes {meta['classes']}, but this "
+                f"adapter has classes {classes.tolist()}"
+            )
+        if self.__sklearn_is_fitted__():
+            wrapper = self.wrapper_
+        else:
+            row_shape = tuple(meta["row_shape"])
+            X32 = np.zeros((1, *row_shape), dtype=np.float32)
+            with self._scope():
+                wrapper = self._build(X32, np.zeros(1, dtype=np.int64))
+            self._set_fitted(wrapper, X32, row_shape)
+        with inference.device_scope(self.device):
+            keras_state.load(wrapper, state)
+        return self
 
     @contextlib.contextmanager
     def _scope(self):
@@ -380,10 +451,7 @@ class KerasAdapter(ClassifierMixin, RoutedParamsMixin, BaseEstimator):
             float32; NumPy for NumPy-like input, else a backend tensor.
         """
         check_is_fitted(self)
-        if isinstance(n_samples, bool) or not isinstance(n_samples, numbers.Integral):
-            raise TypeError(f"n_samples must be an integer, got {n_samples!r}")
-        if n_samples < 1:
-            raise ValueError(f"n_samples must be at least 1, got {n_samples}")
+        n_samples = base.check_count(n_samples, "n_samples")
         X = self._rows(X)
         model = self.model_
         seeds = None
@@ -398,6 +466,29 @@ class KerasAdapter(ClassifierMixin, RoutedParamsMixin, BaseEstimator):
                 logits=self._logits,
                 rows=self._chunk_rows(),
             )
+
+    def embed(self, X: Any) -> Any:
+        """Return the input of the model's final Dense layer for each row.
+
+        The features that diversity strategies (k-center, BADGE) work on,
+        computed in inference mode in the same chunks as ``predict_proba``.
+        Needs a functional or Sequential model (one with defined inputs).
+
+        Parameters
+        ----------
+        X : array-like or backend tensor of shape (n_samples, ...)
+            Rows to embed.
+
+        Returns
+        -------
+        features : ndarray or tensor of shape (n_samples, n_features_out)
+            float32; NumPy for NumPy-like input, else a backend tensor.
+        """
+        check_is_fitted(self)
+        X = self._rows(X)
+        embedder = inference.embedder(self.model_)
+        with inference.device_scope(self.device):
+            return inference.forward(embedder, X, rows=self._chunk_rows())
 
     def to_device(self, X: Any) -> Any:
         """Return rows as float32 on the model's device, for streaming strategies.
@@ -444,3 +535,7 @@ class KerasAdapter(ClassifierMixin, RoutedParamsMixin, BaseEstimator):
         tags.input_tags.three_d_array = True
         tags.classifier_tags.poor_score = True
         return tags
+
+
+def _classes(classes):
+    return base.check_classes(classes, "KerasAdapter")

@@ -19,6 +19,7 @@ from al_adapters import _chunking
 from al_adapters.adapters import _torch_data as data
 from al_adapters.adapters import _torch_inference as inference
 from al_adapters.adapters import _torch_net as nets
+from al_adapters.adapters import base
 from al_adapters.adapters._torch_state import TorchStateMixin
 
 __all__ = ["TorchAdapter"]
@@ -46,9 +47,12 @@ class TorchAdapter(TorchStateMixin, ClassifierMixin, BaseEstimator):
     classes : array-like of shape (n_classes,)
         The labels, in the order of the module's outputs: output ``i`` is
         ``classes[i]``. Labels may be ints or strings.
-    precision : {None, 'bf16', 'fp16'}, default=None
-        Autocast dtype for scoring (``predict_proba``, ``sample_proba``), meant
-        for GPUs; probabilities are returned in float32 either way.
+    precision : {None, 'bfloat16', 'float16'}, default=None
+        Autocast dtype for scoring (``predict_proba``, ``sample_proba``,
+        ``embed``), meant for GPUs; results are returned in float32 either way.
+        The strategies' ``mixed_precision`` takes the same values. The old
+        spellings ``'bf16'`` and ``'fp16'`` still work, with a
+        DeprecationWarning.
     predict_batch_size : int, default=None
         Rows per forward pass when scoring. None picks about 64 MiB of input rows
         per pass on a GPU; on a CPU, about 256 KiB (cache-sized, the fastest on idle
@@ -208,7 +212,7 @@ class TorchAdapter(TorchStateMixin, ClassifierMixin, BaseEstimator):
         self : TorchAdapter
             The fitted adapter.
         """
-        with self._unchanged_on_error():
+        with base.unchanged_on_error(self, in_place=False):
             X, codes = self._training_data(X, y, reset=True)
             self._start(X, codes, fit_params)
         return self
@@ -225,6 +229,9 @@ class TorchAdapter(TorchStateMixin, ClassifierMixin, BaseEstimator):
 
         The first call initialises the network. Each call runs ``epochs`` epochs
         (``max_epochs`` by default) over ``(X, y)`` and keeps the optimizer state.
+        If training raises (``KeyboardInterrupt`` included, which skorch alone
+        would swallow), the adapter is put back as it was, from its
+        :meth:`state_dict`.
 
         Parameters
         ----------
@@ -245,48 +252,41 @@ class TorchAdapter(TorchStateMixin, ClassifierMixin, BaseEstimator):
         self : TorchAdapter
             The adapter.
         """
-        declared = data.check_classes(self.classes)
-        if classes is not None and not np.array_equal(
-            np.unique(data.check_classes(classes)), np.unique(declared)
-        ):
-            raise ValueError(
-                f"partial_fit got classes {np.asarray(classes).tolist()}, but the "
-                f"adapter's classes are {declared.tolist()}"
-            )
-        epochs = data.check_epochs(epochs)
+        declared = _classes(self.classes)
+        base.check_same_classes(classes, declared)
+        epochs = base.check_count(epochs, "epochs", allow_none=True)
         fitted = self.__sklearn_is_fitted__()
         if fitted and not np.array_equal(declared, self.classes_):
             raise ValueError(
                 f"classes changed from {self.classes_.tolist()} to "
                 f"{declared.tolist()} since the last fit; call fit to start again"
             )
-        with self._unchanged_on_error():
-            X, codes = self._training_data(X, y, reset=not fitted)
-            if not fitted:
+        if not fitted:
+            with base.unchanged_on_error(self, in_place=False):
+                X, codes = self._training_data(X, y, reset=True)
                 self._start(X, codes, fit_params, epochs=epochs)
-                return self
+            return self
+        X, codes = self._training_data(X, y, reset=False)
         nets.check_trainable(self.net_, X.shape[0])
-        nets.fit_net(self.net_, X, codes, epochs=epochs, **fit_params)
+        with base.unchanged_on_error(self, in_place=True):
+            nets.fit_net(self.net_, X, codes, epochs=epochs, **fit_params)
         return self
 
     def _training_data(self, X, y, *, reset):
-        classes = data.check_classes(self.classes)
+        classes = _classes(self.classes)
         X = data.check_rows(self, X, reset=reset, for_training=True)
-        y = data.check_labels(y, X.shape[0])
-        return X, data.encode(y, classes)
+        return X, base.encode_labels(y, classes, X.shape[0])
 
     def _start(self, X, codes, fit_params, epochs=None):
         """Build a fresh net, check it, train it, and only then make it ``net_``."""
-        classes = data.check_classes(self.classes)
+        classes = _classes(self.classes)
+        base.check_precision(self.precision)
         net = nets.build_net(self.module, self._net_params, len(classes))
         nets.check_outputs(net, X, len(classes))
         nets.check_trainable(net, X.shape[0])
         nets.fit_net(net, X, codes, epochs=epochs, **fit_params)
         self.net_ = net
         self.classes_ = classes
-
-    def _unchanged_on_error(self):
-        return data.Restoring(self)
 
     # -- scoring --------------------------------------------------------------
 
@@ -387,10 +387,36 @@ class TorchAdapter(TorchStateMixin, ClassifierMixin, BaseEstimator):
             float32; NumPy for host input, a tensor on the module's device for a
             tensor.
         """
-        n_samples = data.check_n_samples(n_samples)
+        n_samples = base.check_count(n_samples, "n_samples")
         check_is_fitted(self)
         with inference.seeded(random_state, self._device()):
             return self._score(X, lambda scorer, rows: scorer.sample(rows, n_samples))
+
+    def embed(self, X: Any) -> Any:
+        """Return the input of the module's final linear layer for each row.
+
+        The features that diversity strategies (k-center, BADGE) work on: the
+        module runs in eval mode, in slices of ``predict_batch_size`` rows, and
+        each forward pass stops at its last ``nn.Linear`` layer (the last one
+        registered).
+
+        Parameters
+        ----------
+        X : array-like, sparse matrix or tensor of shape (n_samples, ...)
+            Rows to embed.
+
+        Returns
+        -------
+        features : ndarray or tensor of shape (n_samples, n_features_out)
+            float32; NumPy for host input, a tensor on the module's device for a
+            tensor.
+        """
+        return self._score(
+            X,
+            lambda scorer, rows: inference.embed_rows(
+                scorer.module, rows, self.predict_batch_size
+            ),
+        )
 
     def predict(self, X: Any) -> np.ndarray:
         """Return the most probable label of each row, from ``classes_``.
@@ -410,3 +436,7 @@ class TorchAdapter(TorchStateMixin, ClassifierMixin, BaseEstimator):
             proba = proba.argmax(dim=1).cpu().numpy()
             return self.classes_[proba]
         return self.classes_[np.argmax(proba, axis=1)]
+
+
+def _classes(classes):
+    return base.check_classes(classes, "TorchAdapter")

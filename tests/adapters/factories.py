@@ -1,26 +1,51 @@
 """Tiny real networks behind each adapter, built the same way for every framework.
 
-The contract tests in ``test_contract.py`` run once per framework through
-:func:`make_adapter`; a framework that is not installed is skipped.
+The contract tests in ``test_contract.py`` run once per adapter through
+:func:`make_adapter`: TorchAdapter (``"torch"``), KerasAdapter (``"keras"``) and
+the plain-torch adapter of docs/writing-an-adapter.md (``"plain"``, from
+``examples/plain_torch_adapter.py``); a framework that is not installed is
+skipped.
 """
 
 import importlib.util
+import sys
+import threading
+from pathlib import Path
 
 import numpy as np
 import pytest
 import sklearn
 
-KINDS = ["torch", "keras"]
+KINDS = ["torch", "keras", "plain"]
+
+PLAIN_ADAPTER_FILE = (
+    Path(__file__).resolve().parents[2] / "examples" / "plain_torch_adapter.py"
+)
 
 
 def installed(kind):
-    modules = {"torch": ("torch", "skorch"), "keras": ("keras", "scikeras")}[kind]
+    modules = {
+        "torch": ("torch", "skorch"),
+        "keras": ("keras", "scikeras"),
+        "plain": ("torch",),
+    }[kind]
     return all(importlib.util.find_spec(m) is not None for m in modules)
+
+
+def plain_module():
+    """Import ``examples/plain_torch_adapter.py`` (as ``plain_torch_adapter``)."""
+    name = "plain_torch_adapter"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, PLAIN_ADAPTER_FILE)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
 
 
 def seed(kind, value):
     """Seed the framework's global random state (weight init, shuffling, dropout)."""
-    if kind == "torch":
+    if kind in ("torch", "plain"):
         import torch
 
         torch.manual_seed(value)
@@ -57,8 +82,10 @@ def make_adapter(
         "dropout": dropout,
         "batchnorm": batchnorm,
     }
-    build = _torch_adapter if kind == "torch" else _keras_adapter
-    return build(list(classes), architecture, epochs, instance, deterministic, params)
+    build = {"torch": _torch_adapter, "keras": _keras_adapter, "plain": _plain_adapter}
+    return build[kind](
+        list(classes), architecture, epochs, instance, deterministic, params
+    )
 
 
 def _torch_adapter(classes, architecture, epochs, instance, deterministic, params):
@@ -105,6 +132,78 @@ def _keras_adapter(classes, architecture, epochs, instance, deterministic, param
     return KerasAdapter(
         build_mlp, classes=classes, **model_kwargs, **defaults, **params
     )
+
+
+def _plain_adapter(classes, architecture, epochs, instance, deterministic, params):
+    # Its module is always an instance; it never shuffles.
+    plain = plain_module()
+    params = {"epochs": epochs, "lr": 0.01, "batch_size": 16, **params}
+    return plain.PlainTorchAdapter(
+        plain.TwoLayerNet(**architecture), classes=classes, **params
+    )
+
+
+def dense_layers(kind, adapter):
+    """Return ``[(W, b), ...]`` of the adapter's fitted linear layers (NumPy, x @ W)."""
+    if kind == "keras":
+        import keras
+
+        return [
+            tuple(layer.get_weights())
+            for layer in adapter.model_.layers
+            if isinstance(layer, keras.layers.Dense)
+        ]
+    from torch import nn
+
+    module = adapter.module_
+    return [
+        (m.weight.detach().cpu().numpy().T, m.bias.detach().cpu().numpy())
+        for m in module.modules()
+        if isinstance(m, nn.Linear)
+    ]
+
+
+class Tripwire:
+    """Raises ``error`` at the end of the ``at_epoch``-th epoch after :meth:`arm`.
+
+    It holds a ``threading.Lock``, so nothing can copy or pickle it.
+    """
+
+    def __init__(self, error, at_epoch):
+        self.lock = threading.Lock()
+        self.error, self.at_epoch, self.epochs = error, at_epoch, None
+
+    def arm(self):
+        self.epochs = 0
+
+    def tick(self):
+        if self.epochs is None:
+            return
+        self.epochs += 1
+        if self.epochs >= self.at_epoch:
+            self.epochs = None
+            raise self.error("stopped by a callback")
+
+
+def tripwire_params(kind, tripwire):
+    """Training parameters that call ``tripwire.tick()`` after every epoch."""
+    if kind == "torch":
+        from skorch.callbacks import Callback
+
+        class Tick(Callback):
+            def on_epoch_end(self, net, **kwargs):
+                tripwire.tick()
+
+        return {"callbacks": [Tick()]}
+    if kind == "keras":
+        import keras
+
+        class KerasTick(keras.callbacks.Callback):
+            def on_epoch_end(self, epoch, logs=None):
+                tripwire.tick()
+
+        return {"callbacks": [KerasTick()]}
+    return {"callbacks": [lambda adapter, epoch: tripwire.tick()]}
 
 
 def blobs(n=60, n_features=4, n_classes=3, seed=0):

@@ -1,11 +1,17 @@
-"""The adapter contract of API.md, checked on every framework's adapter.
+"""The adapter contract of API.md, checked on every adapter.
 
-Each test runs once per framework (``kind``); frameworks that are not installed
-are skipped. Framework-specific behaviour lives in ``test_torch.py`` and
-``test_keras.py``.
+Each test runs once per adapter (``kind``): TorchAdapter, KerasAdapter and the
+plain-torch adapter of docs/writing-an-adapter.md; frameworks that are not
+installed are skipped. Framework-specific behaviour lives in ``test_torch.py``
+and ``test_keras.py``. The rules of ``al_adapters.adapters.base`` (classes,
+labels, counts, seeding, rollback) are each tested here once for all adapters.
 """
 
+import copy
+import json
 import pickle
+import random
+import sys
 
 import numpy as np
 import pytest
@@ -13,7 +19,26 @@ from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.base import clone, is_classifier
 
 from al_adapters import ActiveLearner
-from tests.adapters.factories import KINDS, blobs, installed, make_adapter, seed
+from al_adapters.protocol import (
+    Classifier,
+    ModelState,
+    SupportsEmbed,
+    SupportsPartialFit,
+    SupportsSampleProba,
+    SupportsStateDict,
+    SupportsToDevice,
+    resolve_model,
+)
+from tests.adapters.factories import (
+    KINDS,
+    Tripwire,
+    blobs,
+    dense_layers,
+    installed,
+    make_adapter,
+    seed,
+    tripwire_params,
+)
 
 
 @pytest.fixture(params=KINDS)
@@ -209,7 +234,7 @@ def test_teach_retrains_from_scratch_on_everything(kind, data):
     seed(kind, 1)
     learner.teach(X[30:], y[30:])
     seed(kind, 1)
-    manual = make_adapter(kind, epochs=3).fit(X, y)
+    manual = clone(learner.estimator).fit(X, y)
     assert_allclose(learner.predict_proba(X), manual.predict_proba(X), atol=1e-5)
 
 
@@ -229,3 +254,244 @@ def test_learner_queries_through_the_adapter(kind, data):
     idx, rows, scores = learner.query(X, n_instances=5, return_metrics=True)
     proba = learner.predict_proba(X)
     assert_allclose(scores, 1 - proba.max(axis=1)[idx], rtol=1e-5)
+
+
+# -- the model protocol ---------------------------------------------------------
+
+
+def test_every_adapter_has_every_capability(kind, data):
+    X, y = data
+    adapter = make_adapter(kind).fit(X, y)
+    for protocol in (
+        Classifier,
+        SupportsPartialFit,
+        SupportsSampleProba,
+        SupportsEmbed,
+        SupportsToDevice,
+        SupportsStateDict,
+    ):
+        assert isinstance(adapter, protocol), protocol.__name__
+    assert resolve_model(ActiveLearner(adapter)) is adapter
+
+
+# -- one rule each, for every adapter ---------------------------------------------
+
+
+def test_classes_need_two_labels(kind, data):
+    X, y = data
+    with pytest.raises(ValueError, match="at least two labels"):
+        make_adapter(kind, classes=[0]).fit(X[y == 0], y[y == 0])
+
+
+def test_labels_are_matched_by_value_and_unknown_ones_named(kind, data):
+    X, y = data
+    adapter = make_adapter(kind).fit(X, y)
+    before = adapter.predict_proba(X)
+    odd = np.array([0, None, 1], dtype=object)  # None is no class (and unsortable)
+    with pytest.raises(ValueError, match=r"labels \[None\] that are not in classes"):
+        adapter.partial_fit(X[:3], odd)
+    assert_allclose(adapter.predict_proba(X), before)
+    # labels equal in value to a class are that class, whatever their dtype
+    seed(kind, 0)
+    as_floats = make_adapter(kind).fit(X, y.astype(np.float64))
+    seed(kind, 0)
+    as_ints = make_adapter(kind).fit(X, y)
+    assert_allclose(as_floats.predict_proba(X), as_ints.predict_proba(X), atol=1e-6)
+
+
+def test_a_column_of_labels_is_one_label_per_row(kind, data):
+    X, y = data
+    seed(kind, 0)
+    column = make_adapter(kind).fit(X, y.reshape(-1, 1))
+    seed(kind, 0)
+    flat = make_adapter(kind).fit(X, y)
+    assert_allclose(column.predict_proba(X), flat.predict_proba(X), atol=1e-6)
+    column.partial_fit(X[:4], y[:4].reshape(-1, 1))
+    with pytest.raises(ValueError, match="one label per row"):
+        column.partial_fit(X[:4], np.stack([y[:4], y[:4]], axis=1))
+
+
+@pytest.mark.parametrize(
+    ("value", "error", "message"),
+    [
+        (0, ValueError, "must be at least 1, got 0"),
+        (-2, ValueError, "must be at least 1, got -2"),
+        (True, TypeError, "must be an integer, got True"),
+        (2.0, TypeError, "must be an integer, got 2.0"),
+    ],
+)
+def test_counts_are_checked_alike(kind, data, value, error, message):
+    X, y = data
+    adapter = make_adapter(kind).fit(X, y)
+    with pytest.raises(error, match="epochs " + message):
+        adapter.partial_fit(X, y, epochs=value)
+    with pytest.raises(error, match="n_samples " + message):
+        adapter.sample_proba(X, n_samples=value)
+    adapter.partial_fit(X[:4], y[:4], epochs=np.int64(1))  # NumPy integers are fine
+    assert adapter.sample_proba(X[:4], n_samples=np.int32(2)).shape == (2, 4, 3)
+
+
+def test_partial_fit_takes_the_classes_in_any_order(kind, data):
+    X, y = data
+    adapter = make_adapter(kind)
+    adapter.partial_fit(X, y, classes=[2, 0, 1])  # scikit-learn passes np.unique(y)
+    assert_array_equal(adapter.classes_, [0, 1, 2])  # the declared order stays
+    adapter.partial_fit(X, y, classes=np.array([1, 2, 0]))
+    with pytest.raises(ValueError, match="classes"):
+        adapter.partial_fit(X, y, classes=[0, 1, 3])
+
+
+def _global_generators():
+    """Every global random state a seeded call could leave changed, by name."""
+    states = {
+        "python": random.getstate(),
+        "numpy": np.random.get_state()[1].tolist(),
+    }
+    if "torch" in sys.modules:
+        states["torch"] = sys.modules["torch"].get_rng_state().tolist()
+    if "keras" in sys.modules:
+        from keras.src.backend.common import global_state
+
+        for name in ("global_random_seed", "global_seed_generator"):
+            states[f"keras {name}"] = global_state.get_global_attribute(name)
+    if "tensorflow" in sys.modules:
+        from tensorflow.python.eager import context
+
+        states["tensorflow seed"] = context.context()._seed
+    return states
+
+
+def _seeds(states):
+    return {k: v for k, v in states.items() if k.startswith(("keras", "tensorflow"))}
+
+
+def test_seeded_calls_leave_the_global_generators_as_they_were(kind, data):
+    X, y = data
+    seeded = {"random_state": 0} if kind == "keras" else {}
+    adapter = make_adapter(kind, dropout=0.5, **seeded)
+    initial = _global_generators()
+    adapter.fit(X[:6], y[:6])  # imports and first-use state settle here
+    # Keras' and TensorFlow's global seeds are never left set
+    assert _seeds(_global_generators()) == _seeds(initial)
+    before = _global_generators()
+    adapter.fit(X, y)
+    adapter.partial_fit(X, y)
+    adapter.sample_proba(X, n_samples=2, random_state=3)
+    after = _global_generators()
+    if kind == "keras":
+        assert after == before  # seeded training draws, then puts every one back
+    else:
+        # unseeded training draws from torch's generator, as torch itself does
+        assert after["python"] == before["python"]
+        assert after["numpy"] == before["numpy"]
+    adapter.sample_proba(X, n_samples=2, random_state=3)
+    assert _global_generators() == after
+
+
+@pytest.mark.parametrize("error", [RuntimeError, KeyboardInterrupt])
+@pytest.mark.parametrize("method", ["fit", "partial_fit"])
+def test_a_failed_training_call_changes_nothing(kind, data, error, method):
+    X, y = data
+    tripwire = Tripwire(error, at_epoch=2)
+    adapter = make_adapter(kind, **tripwire_params(kind, tripwire)).fit(X, y)
+    before = adapter.predict_proba(X)
+    state = adapter.state_dict()
+    tripwire.arm()
+    with pytest.raises(error, match="stopped by a callback"):
+        getattr(adapter, method)(X[:20], y[:20])
+    assert_allclose(adapter.predict_proba(X), before)
+    after = adapter.state_dict()
+    assert after.arrays.keys() == state.arrays.keys()
+    for name, array in state.arrays.items():
+        assert_array_equal(after.arrays[name], array, err_msg=name)
+    # and it goes on training from where it stood
+    adapter.partial_fit(X, y, epochs=1)
+    assert not np.allclose(adapter.predict_proba(X), before, atol=1e-6)
+
+
+def test_teach_rolls_back_an_interrupt_and_lets_it_through(kind, data):
+    X, y = data
+    tripwire = Tripwire(KeyboardInterrupt, at_epoch=2)
+    adapter = make_adapter(kind, **tripwire_params(kind, tripwire))
+    learner = ActiveLearner(adapter, X_training=X[:30], y_training=y[:30])
+    before = learner.predict_proba(X)
+    for only_new in (True, False):
+        tripwire.arm()
+        with pytest.raises(KeyboardInterrupt):
+            learner.teach(X[30:], y[30:], only_new=only_new)
+        assert len(learner.X_training) == 30
+        assert_allclose(learner.predict_proba(X), before)
+
+
+# -- embed and state_dict -------------------------------------------------------
+
+
+def test_embed_is_the_input_of_the_final_linear_layer(kind, data):
+    X, y = data
+    adapter = make_adapter(kind, hidden=7).fit(X, y)
+    (W1, b1), (W2, b2) = dense_layers(kind, adapter)
+    features = adapter.embed(X)
+    assert isinstance(features, np.ndarray)
+    assert features.shape == (60, 7)
+    assert_allclose(features, np.maximum(X @ W1 + b1, 0), rtol=1e-4, atol=1e-5)
+    logits = features @ W2 + b2
+    expected = np.exp(logits - logits.max(axis=1, keepdims=True))
+    expected /= expected.sum(axis=1, keepdims=True)
+    assert_allclose(adapter.predict_proba(X), expected, rtol=1e-4, atol=1e-6)
+
+
+def test_state_dict_is_host_arrays_and_json(kind, data):
+    X, y = data
+    adapter = make_adapter(kind, dropout=0.5, batchnorm=True)
+    empty = adapter.state_dict()
+    assert isinstance(empty, ModelState)
+    assert empty.arrays == {}
+    assert empty.metadata["fitted"] is False
+    state = adapter.fit(X, y).state_dict()
+    assert state.metadata["fitted"] is True
+    assert json.loads(json.dumps(state.metadata)) == state.metadata
+    assert state.arrays
+    for name, array in state.arrays.items():
+        assert type(array) is np.ndarray, name
+        assert array.dtype != object, name
+    n_weights = sum(W.size + b.size for W, b in dense_layers(kind, adapter))
+    assert state.nbytes >= 4 * n_weights * 3  # weights and Adam's two moments
+    # a copy: training on does not change the state taken
+    frozen = {name: array.copy() for name, array in state.arrays.items()}
+    adapter.partial_fit(X, y)
+    for name, array in frozen.items():
+        assert_array_equal(state.arrays[name], array, err_msg=name)
+
+
+def test_load_state_dict_continues_exactly(kind, data):
+    X, y = data
+    adapter = make_adapter(kind).fit(X, y)
+    state = adapter.state_dict()
+    before = adapter.predict_proba(X)
+    twin = make_adapter(kind)  # unfitted: builds its network, then loads
+    twin.load_state_dict(state)
+    assert_allclose(twin.predict_proba(X), before, atol=1e-6)
+    adapter.partial_fit(X, y)
+    twin.partial_fit(X, y)  # same weights, same optimizer state, same epochs
+    assert_allclose(twin.predict_proba(X), adapter.predict_proba(X), atol=1e-5)
+    adapter.load_state_dict(state)  # a fitted one loads in place
+    assert_allclose(adapter.predict_proba(X), before, atol=1e-6)
+    adapter.load_state_dict(make_adapter(kind).state_dict())
+    assert not hasattr(adapter, "classes_")
+
+
+def test_load_state_dict_refuses_other_classes(kind, data):
+    X, y = data
+    state = make_adapter(kind).fit(X, y).state_dict()
+    other = make_adapter(kind, classes=("a", "b", "c"))
+    with pytest.raises(ValueError, match="classes"):
+        other.load_state_dict(state)
+
+
+def test_deepcopy_is_independent(kind, data):
+    X, y = data
+    adapter = make_adapter(kind).fit(X, y)
+    twin = copy.deepcopy(adapter)
+    before = adapter.predict_proba(X)
+    twin.partial_fit(X, y)
+    assert_allclose(adapter.predict_proba(X), before)

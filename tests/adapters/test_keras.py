@@ -185,7 +185,7 @@ def test_categorical_crossentropy_trains_on_one_hot_labels(data):
 
 @pytest.mark.parametrize(
     ("classes", "match"),
-    [(None, "classes is required"), ([0, 1, 1], "repeat"), ([], "non-empty")],
+    [(None, "classes is required"), ([0, 1, 1], "distinct"), ([], "at least two")],
 )
 def test_bad_classes_are_reported(data, classes, match):
     X, y = data

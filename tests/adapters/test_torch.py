@@ -377,7 +377,7 @@ def test_any_real_dtype_and_tensors_train_and_score(data):
         (np.zeros(4), [0], ValueError, "2D"),
         (torch.zeros(4), [0], ValueError, "at least 2 dimensions"),
         (torch.zeros(3, 4, dtype=torch.complex64), [0, 1, 2], TypeError, "real"),
-        (np.zeros((3, 4)), [[0], [1], [2]], ValueError, "1-D"),
+        (np.zeros((3, 4)), [[0, 1], [1, 2], [2, 0]], ValueError, "one label per row"),
         (np.zeros((3, 4)), ["a", 1, 2], ValueError, "not in classes"),
     ],
 )
@@ -505,7 +505,7 @@ def test_scoring_on_a_busy_or_idle_cpu_gives_the_same_probabilities():
 def test_precision_autocasts_and_returns_float32(data):
     """P12: skorch's inference is never autocast."""
     X, y = data
-    adapter = make(precision="bf16").fit(X, y)
+    adapter = make(precision="bfloat16").fit(X, y)
     dtypes = []
     layer = adapter.module_.net[0]
     handle = layer.register_forward_hook(lambda m, i, out: dtypes.append(out.dtype))
@@ -758,7 +758,7 @@ def test_the_test_session_installs_a_pinned_torch_build():
 
 @pytest.mark.gpu
 @needs_cuda
-@pytest.mark.parametrize("precision", [None, "bf16", "fp16"])
+@pytest.mark.parametrize("precision", [None, "bfloat16", "float16"])
 def test_gpu_scoring_stays_on_the_device(data, precision):
     X, y = data
     adapter = make(device="cuda", precision=precision, dropout=0.5).fit(X, y)
@@ -823,3 +823,20 @@ def test_a_cuda_trained_adapter_unpickles_without_cuda(data, tmp_path):
     )
     env = {**os.environ, "CUDA_VISIBLE_DEVICES": ""}
     subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT, env=env)
+
+
+def test_precision_has_the_strategies_vocabulary(data):
+    from al_adapters import _backend
+
+    X, y = data
+    assert set(_backend.MIXED_PRECISION_DTYPES) == {"bfloat16", "float16"}
+    torch.manual_seed(0)
+    expected = make(precision="bfloat16").fit(X, y).predict_proba(X)
+    for old, new in (("bf16", "bfloat16"), ("fp16", "float16")):
+        torch.manual_seed(0)
+        with pytest.warns(DeprecationWarning, match=f"use precision='{new}'"):
+            proba = make(precision=old).fit(X, y).predict_proba(X)
+        if new == "bfloat16":
+            assert_allclose(proba, expected, atol=1e-6)
+    with pytest.raises(ValueError, match="None, 'bfloat16' or 'float16'"):
+        make(precision="bfloat32").fit(X, y)

@@ -1,0 +1,31 @@
+"""The private methods of scikeras' ``KerasClassifier`` that the adapter calls.
+
+scikeras 0.13 is the last release of an unmaintained project; its public
+``fit``/``partial_fit`` re-infer the classes from each call's ``y`` and cannot
+set the epochs of one call, so the adapter calls the three private steps they
+are made of. ``tests/adapters/test_keras_shim.py`` fails loudly when a scikeras
+release changes them.
+"""
+
+import numpy as np
+
+
+def initialize(wrapper, X, codes, n_classes):
+    """Build and compile the model of ``wrapper`` for ``n_classes`` fixed classes."""
+    # scikeras infers the classes from y unless classes_ is set beforehand;
+    # with it set, the build function's meta holds n_classes_ == n_classes.
+    wrapper.classes_ = np.arange(n_classes)
+    wrapper._initialize(X, codes)
+    wrapper._ensure_compiled_model()
+
+
+def train(wrapper, X, codes, sample_weight, epochs):
+    """Train ``epochs`` epochs from the current weights and optimizer state."""
+    wrapper._fit(
+        X,
+        codes,
+        sample_weight=sample_weight,
+        warm_start=True,
+        epochs=epochs,
+        initial_epoch=wrapper.current_epoch,
+    )
