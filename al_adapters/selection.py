@@ -82,13 +82,7 @@ class RunningTopK:
         xp = _backend.get_namespace(scores)
         dev = _backend.device(scores)
         n = scores.shape[0]
-        index = _backend.index_dtype(xp, scores)
-        if start + n - 1 > np.iinfo(index).max:
-            raise ValueError(
-                f"row position {start + n - 1} does not fit the scores' index type "
-                f"{np.dtype(index).name}; for JAX, enable 64-bit types "
-                "(jax.config.update('jax_enable_x64', True))"
-            )
+        index = _backend.index_dtype(xp, scores, stop=start + n)
         self.n_seen += n
         positions = xp.arange(start, start + n, dtype=index, device=dev)
         ranks = scores if ranking is None else ranking

@@ -176,14 +176,21 @@ def best_rows(ranks, keys, k):
     return jnp.lexsort((keys, -ranks))[:k]
 
 
-def index_dtype(xp, like):
-    """Return the integer dtype for row positions in the array library of ``like``.
+def index_dtype(xp, like, stop=0):
+    """Return the integer dtype for row positions below ``stop``, in ``like``'s library.
 
-    int64, except for JAX with 64-bit types off (its default), which has int32.
+    int64, except for JAX with 64-bit types off (its default), which has int32;
+    positions that do not fit it raise a ValueError.
     """
-    if is_jax(like):
-        return sys.modules["jax"].dtypes.canonicalize_dtype(np.int64)
-    return xp.int64
+    if not is_jax(like):
+        return xp.int64
+    dtype = sys.modules["jax"].dtypes.canonicalize_dtype(np.int64)
+    if stop - 1 > np.iinfo(dtype).max:
+        raise ValueError(
+            f"row position {stop - 1} does not fit JAX's {dtype.name} positions; "
+            "enable 64-bit types (jax.config.update('jax_enable_x64', True))"
+        )
+    return dtype
 
 
 def check_mixed_precision(mixed_precision):
