@@ -14,6 +14,8 @@ TORCH = ["torch==2.13.0", "skorch>=1.1"]
 KERAS = ["tensorflow-cpu", "keras", "scikeras==0.13.0"]
 # Keras on its torch backend: the same adapter tests, without TensorFlow.
 KERAS_ON_TORCH = ["torch==2.13.0", "keras", "scikeras==0.13.0"]
+# Keras on JAX: JAX's CPU wheel; scikeras imports only Keras, so no TensorFlow.
+KERAS_ON_JAX = ["jax[cpu]", "keras", "scikeras==0.13.0"]
 
 
 @nox.session
@@ -44,6 +46,7 @@ def tests(session, sklearn):
     session.run("pytest", *selection, *session.posargs, env=env)
     if sklearn == "latest" and not session.posargs:
         session.notify("tests_keras_torch")
+        session.notify("tests_keras_jax")
 
 
 @nox.session
@@ -57,6 +60,21 @@ def tests_keras_torch(session):
         "keras",
         *session.posargs,
         env={"KERAS_BACKEND": "torch"},
+    )
+
+
+@nox.session
+def tests_keras_jax(session):
+    """Run the Keras adapter tests and the JAX array tests with KERAS_BACKEND=jax."""
+    session.install("-e", ".[test]", *KERAS_ON_JAX)
+    session.run(
+        "pytest",
+        "tests/adapters",
+        "tests/test_jax_arrays.py",
+        "-k",
+        "keras or jax_arrays",
+        *session.posargs,
+        env={"KERAS_BACKEND": "jax"},
     )
 
 

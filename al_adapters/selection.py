@@ -90,8 +90,9 @@ class RunningTopK:
         xp = _backend.get_namespace(scores)
         dev = _backend.device(scores)
         n = scores.shape[0]
+        index = _backend.index_dtype(xp, scores, stop=start + n)
         self.n_seen += n
-        positions = xp.arange(start, start + n, dtype=xp.int64, device=dev)
+        positions = xp.arange(start, start + n, dtype=index, device=dev)
         ranks = scores if ranking is None else ranking
         if xp.isdtype(ranks.dtype, "real floating"):
             ranks = xp.where(xp.isnan(ranks), -xp.inf, ranks)
@@ -128,7 +129,10 @@ def _top_k_unordered(xp, ranks, keys, k):
     """Return the indices of the ``k`` best rows by (rank desc, key asc)."""
     n = ranks.shape[0]
     if n <= k:
-        return xp.arange(n, dtype=xp.int64, device=_backend.device(ranks))
+        index = _backend.index_dtype(xp, ranks)
+        return xp.arange(n, dtype=index, device=_backend.device(ranks))
+    if _backend.is_jax(ranks):
+        return _backend.best_rows(ranks, keys, k)
     threshold = _backend.kth_largest(ranks, k)
     above = xp.nonzero(ranks > threshold)[0]
     tied = xp.nonzero(ranks == threshold)[0]

@@ -8,7 +8,9 @@ MLP (64 -> 256 -> 256 -> 10, softmax) in all three rows:
     in batches of 32, progress bar sent to /dev/null) plus a NumPy top-k, which is
     what modAL does with a scikeras estimator;
 (c) the limit: the model called directly on tensors cut beforehand into chunks
-    of 65,536 rows, with a running top-k in the backend.
+    of 65,536 rows, with a running top-k in the backend (on JAX, the model's
+    ``stateless_call`` under ``jax.jit``, as the adapter runs large chunks:
+    JAX's eager calls are slower).
 
 (a) and (b) score with the very same model object as (c), and must pick the same
 rows. Everything runs in fresh subprocesses, one per measurement:
@@ -24,6 +26,11 @@ rows. Everything runs in fresh subprocesses, one per measurement:
 
     python benchmarks/pool_scoring_keras.py                  # 100k and 1M rows
     python benchmarks/pool_scoring_keras.py --sizes 20000    # quicker
+    python benchmarks/pool_scoring_keras.py --backend jax    # KERAS_BACKEND=jax
+    python benchmarks/pool_scoring_keras.py --methods a c --no-memory  # times only
+
+``--backend`` (tensorflow, torch or jax) sets ``KERAS_BACKEND`` for every
+measuring process, before Keras is imported.
 """
 
 import argparse
@@ -115,11 +122,12 @@ def setup(n, method):
         chunks = [
             keras.ops.convert_to_tensor(X[i : i + CHUNK]) for i in range(0, n, CHUNK)
         ]
+        call = direct_call(model)
 
         def run_c():
             best_scores, best_index = None, None
             for i, chunk in enumerate(chunks):
-                scores = 1 - keras.ops.max(model(chunk, training=False), axis=1)
+                scores = 1 - keras.ops.max(call(chunk), axis=1)
                 index = keras.ops.arange(scores.shape[0]) + i * CHUNK
                 if best_scores is not None:
                     scores = keras.ops.concatenate([best_scores, scores])
@@ -133,6 +141,20 @@ def setup(n, method):
     if "c" in method:
         runners["c"] = make_run_c()
     return runners, make_run_c
+
+
+def direct_call(model):
+    """Return the direct model call: ``model(x)``, jit-compiled on JAX."""
+    import keras
+
+    if keras.backend.backend() != "jax":
+        return lambda x: model(x, training=False)
+    import jax
+
+    trainable = [v.value for v in model.trainable_variables]
+    non_trainable = [v.value for v in model.non_trainable_variables]
+    compiled = jax.jit(lambda t, nt, x: model.stateless_call(t, nt, x)[0])
+    return lambda x: compiled(trainable, non_trainable, x)
 
 
 def same_rows(picked, expected):
@@ -179,7 +201,7 @@ def worker(task, n, repeats):
 def in_subprocess(task, n, repeats=1):
     command = [sys.executable, __file__, "--worker", task, "--sizes", str(n)]
     command += ["--repeats", str(repeats)]
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}  # with KERAS_BACKEND
     done = subprocess.run(command, check=True, capture_output=True, text=True, env=env)
     return json.loads(done.stdout.strip().splitlines()[-1])
 
@@ -194,8 +216,19 @@ def main():
         default=1,
         help="repeats of (b) on pools over 200k rows (it takes ~0.25 s per 10k rows)",
     )
+    parser.add_argument(
+        "--backend",
+        choices=["tensorflow", "torch", "jax"],
+        help="Keras backend (default: KERAS_BACKEND, else tensorflow)",
+    )
+    parser.add_argument("--methods", nargs="+", choices=METHODS, default=list(METHODS))
+    parser.add_argument(
+        "--no-memory", action="store_true", help="skip the memory measurements"
+    )
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.backend:
+        os.environ["KERAS_BACKEND"] = args.backend  # before Keras is imported
     if args.worker:
         worker(args.worker, args.sizes[0], args.repeats)
         return
@@ -208,11 +241,15 @@ def main():
     for n in args.sizes:
         slow_repeats = args.slow_repeats if n > 200_000 else args.repeats
         ac = in_subprocess("time-ac", n, args.repeats)
-        b = in_subprocess("time-b", n, slow_repeats)
-        seconds = {"a": ac["a"], "b": b["b"], "c": ac["c"]}
-        same = {"a": ac["same_rows"], "b": b["same_rows"], "c": True}
-        for method in METHODS:
-            memory = in_subprocess(f"mem-{method}", n)
+        seconds = {"a": ac["a"], "c": ac["c"]}
+        same = {"a": ac["same_rows"], "c": True}
+        if "b" in args.methods:
+            b = in_subprocess("time-b", n, slow_repeats)
+            seconds["b"], same["b"] = b["b"], b["same_rows"]
+        for method in (m for m in METHODS if m in seconds):
+            memory = {"growth": float("nan"), "same_rows": True}
+            if not args.no_memory:
+                memory = in_subprocess(f"mem-{method}", n)
             rows.append(
                 [
                     f"{n:,}",
@@ -222,10 +259,9 @@ def main():
                     "yes" if same[method] and memory["same_rows"] else "NO",
                 ]
             )
-        ratios = (
-            f"a/c = {seconds['a'] / seconds['c']:.2f}, "
-            f"b/a = {seconds['b'] / seconds['a']:.1f}"
-        )
+        ratios = f"a/c = {seconds['a'] / seconds['c']:.2f}"
+        if "b" in seconds:
+            ratios += f", b/a = {seconds['b'] / seconds['a']:.1f}"
         rows.append([f"{n:,}", ratios, "", "", ""])
     header = ["rows", "method", "seconds", "peak RSS growth MiB", "same rows"]
     print_table(header, rows)

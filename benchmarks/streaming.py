@@ -18,8 +18,13 @@ Each measurement runs in a fresh process: setup (pool, model), then the
 high-water mark of resident memory is reset and the query is repeated; the
 table shows the median time, the peak memory above setup, and how many cores
 were busy (CPU time / wall time). Ratios are against (c) and (b) of the same
-run. ``--keras`` adds our strategy through ``KerasAdapter`` at the smallest
-size. Without ``TorchAdapter`` (torch extra not installed), (a) uses a minimal
+run. ``--keras`` adds, for every N at T = 20 and the smallest C, our strategy
+through ``KerasAdapter`` (``stream-keras``) against the bare Keras loop
+(``loop-keras``: T direct model calls per pre-made 4,096-row chunk, BALD and a
+running top-k in ``keras.ops``; on JAX the passes run as the model's
+``stateless_call`` under ``jax.jit``). ``--backend`` sets ``KERAS_BACKEND`` for
+those processes, and ``--keras-only`` skips the torch rows (no torch needed).
+Without ``TorchAdapter`` (torch extra not installed), (a) uses a minimal
 estimator with the same protocol and says so.
 
 Run ``python benchmarks/streaming.py`` for the default grid (a few minutes on
@@ -238,8 +243,93 @@ def _stream(model, pool, n_samples):
     )[0]
 
 
+def _keras_loop(model, chunks, n_samples):
+    """(c) for Keras: T direct passes per chunk, BALD and a running top-k."""
+    import keras
+
+    call = _keras_passes(model, n_samples)
+    best_scores, best_index = None, None
+    for i, chunk in enumerate(chunks):
+        samples = call(chunk)
+        mean = keras.ops.mean(samples, axis=0)
+        logs = keras.ops.log(keras.ops.maximum(samples, 1e-30))
+        mean_logs = keras.ops.log(keras.ops.maximum(mean, 1e-30))
+        scores = keras.ops.sum(samples * logs, axis=2)
+        scores = keras.ops.mean(scores, axis=0) - keras.ops.sum(mean * mean_logs, 1)
+        index = keras.ops.arange(scores.shape[0]) + i * CHUNK
+        if best_scores is not None:
+            scores = keras.ops.concatenate([best_scores, scores])
+            index = keras.ops.concatenate([best_index, index])
+        best_scores, top = keras.ops.top_k(scores, N_INSTANCES)
+        best_index = keras.ops.take(index, top)
+    return np.asarray(keras.ops.convert_to_numpy(best_index))
+
+
+def _keras_passes(model, n_samples):
+    """Return ``chunk -> (T, n, C)`` samples: direct calls, jit-compiled on JAX."""
+    import keras
+
+    if keras.backend.backend() != "jax":
+        return lambda x: keras.ops.stack(
+            [model(x, training=True) for _ in range(n_samples)]
+        )
+    import jax
+
+    trainable = [v.value for v in model.trainable_variables]
+    state = [[v.value for v in model.non_trainable_variables]]
+    compiled = jax.jit(lambda t, nt, x: model.stateless_call(t, nt, x, training=True))
+
+    def passes(x):
+        samples = []
+        for _ in range(n_samples):
+            out, state[0] = compiled(trainable, state[0], x)
+            samples.append(out)
+        return keras.ops.stack(samples)
+
+    return passes
+
+
+def keras_worker(method, n_rows, n_samples, n_classes, repeats):
+    """Like :func:`worker`, for ``stream-keras`` and ``loop-keras`` (no torch)."""
+    import keras
+
+    keras.utils.set_random_seed(0)
+    pool_numpy = np.random.default_rng(0).normal(size=(n_rows, N_FEATURES))
+    pool_numpy = pool_numpy.astype(np.float32)
+    dropout = 0.5 if n_samples > 1 else 0.0
+    adapter = _keras_adapter(n_classes, dropout, pool_numpy)
+    if method == "stream-keras":
+        run = lambda: _stream(adapter, pool_numpy, n_samples)  # noqa: E731
+    else:
+        chunks = [
+            keras.ops.convert_to_tensor(pool_numpy[s : s + CHUNK])
+            for s in range(0, n_rows, CHUNK)
+        ]
+        run = lambda: _keras_loop(adapter.model_, chunks, n_samples)  # noqa: E731
+    run()  # warm-up: compilation, thread pools, lazy imports
+    with open("/proc/self/clear_refs", "w") as refs:
+        refs.write("5")
+    before = _rss("VmRSS")
+    times, cpu = [], []
+    for _ in range(repeats):
+        start, start_cpu = time.perf_counter(), time.process_time()
+        run()
+        times.append(time.perf_counter() - start)
+        cpu.append(time.process_time() - start_cpu)
+    result = {
+        "seconds": statistics.median(times),
+        "peak_over_setup": _rss("VmHWM") - before,
+        "cores": sum(cpu) / sum(times),
+        "note": f"Keras {keras.backend.backend()}",
+    }
+    print(json.dumps(result))
+
+
 def worker(method, n_rows, n_samples, n_classes, repeats, threads, device):
     """Set up one cell, run ``method`` ``repeats`` times, print a JSON line."""
+    if method in ("stream-keras", "loop-keras"):
+        keras_worker(method, n_rows, n_samples, n_classes, repeats)
+        return
     import torch
 
     cuda = device != "cpu"
@@ -259,9 +349,6 @@ def worker(method, n_rows, n_samples, n_classes, repeats, threads, device):
             note = "protocol model"
         pool = pool_numpy if method == "stream" else pool_tensor
         run = lambda: _stream(model, pool, n_samples)  # noqa: E731
-    elif method == "stream-keras":
-        model = _keras_adapter(n_classes, dropout, pool_numpy)
-        run = lambda: _stream(model, pool_numpy, n_samples)  # noqa: E731
     elif method == "host":
         run = lambda: _host(torch, module, pool_numpy, n_samples, device)  # noqa: E731
     elif method == "baal":
@@ -355,13 +442,26 @@ def main():
         help="which rows to measure (baal only when installed)",
     )
     parser.add_argument("--keras", action="store_true", help="add KerasAdapter")
+    parser.add_argument(
+        "--backend",
+        choices=["tensorflow", "torch", "jax"],
+        help="Keras backend for the Keras rows (sets KERAS_BACKEND); implies --keras",
+    )
+    parser.add_argument(
+        "--keras-only", action="store_true", help="only the Keras rows; no torch"
+    )
     parser.add_argument("--plot", help="write a figure (needs matplotlib)")
     parser.add_argument("--json", help="also write the results as JSON")
     args = parser.parse_args()
     if args.full:
         args.n, args.t, args.c = [10_000, 100_000, 1_000_000], [1, 20, 100], [10, 100]
 
+    if args.backend:
+        os.environ["KERAS_BACKEND"] = args.backend  # inherited by the workers
+        args.keras = True
     methods = [m for m in args.methods if m != "baal" or _installed("baal")]
+    if args.keras_only:
+        args.keras, methods = True, []
     if args.device != "cpu" and "stream" in methods:
         methods.insert(methods.index("stream") + 1, "stream-device")
     print(f"load average before: {os.getloadavg()}; torch threads: {args.threads}")
@@ -385,13 +485,13 @@ def main():
                 )
             results.append({**cell, "method": method, **result})
             print(f"  {cell} {method}: {result}", file=sys.stderr)
-    if args.keras:
-        n_rows, n_classes = min(args.n), min(args.c)
-        result = _measure(
-            "stream-keras", n_rows, 20, n_classes, args.repeats, args.threads, "cpu"
-        )
-        results.append({"N": n_rows, "T": 20, "C": n_classes, "method": "stream-keras"})
-        results[-1].update(result)
+    for n_rows in args.n if args.keras else []:
+        cell = {"N": n_rows, "T": 20, "C": min(args.c)}
+        for method in ("stream-keras", "loop-keras"):
+            repeats = args.repeats if n_rows * 20 <= 2_000_000 else 1
+            result = _measure(method, *cell.values(), repeats, args.threads, "cpu")
+            results.append({**cell, "method": method, **result})
+            print(f"  {cell} {method}: {result}", file=sys.stderr)
     print(f"load average after: {os.getloadavg()}")
     _print(results)
     if args.json:
@@ -460,6 +560,23 @@ def _print(results):
             ]
         )
     print_table(header, rows)
+    keras_cells = sorted(
+        {(r["N"], r["T"], r["C"]) for r in results if r["method"] == "stream-keras"}
+    )
+    if keras_cells:
+        print()
+        rows = [
+            [
+                *cell,
+                _ratio(
+                    _lookup(results, cell, "stream-keras"),
+                    _lookup(results, cell, "loop-keras"),
+                    "seconds",
+                ),
+            ]
+            for cell in keras_cells
+        ]
+        print_table(["N", "T", "C", "stream-keras / loop-keras time"], rows)
 
 
 def _plot(results, path):

@@ -1,10 +1,12 @@
 """Array-library dispatch: the one package that knows which array library holds what.
 
 Measures and selection code call :func:`get_namespace` and use the array API
-standard through it, so the same code runs on NumPy arrays, on torch tensors (on
-any device) and on TensorFlow tensors (through the small shim in
-``_tensorflow.py``). Frameworks are recognised through ``sys.modules`` only: an
-array cannot come from a library nobody imported, so nothing here imports one.
+standard through it, so the same code runs on NumPy arrays, on torch tensors and
+JAX arrays (on any device, through array-api-compat) and on TensorFlow tensors
+(through the small shim in ``_tensorflow.py``). Nothing here updates an array in
+place, so immutable JAX arrays take the same path as the others. Frameworks are
+recognised through ``sys.modules`` only: an array cannot come from a library
+nobody imported, so nothing here imports one.
 """
 
 import contextlib
@@ -77,6 +79,12 @@ def is_tensorflow(x):
     return tf is not None and isinstance(x, (tf.Tensor, tf.Variable))
 
 
+def is_jax(x):
+    """Return whether ``x`` is a JAX array, without importing JAX."""
+    jax = sys.modules.get("jax")
+    return jax is not None and isinstance(x, jax.Array)
+
+
 def is_array_api(x):
     """Return whether ``x`` is an array that :func:`get_namespace` can handle."""
     return is_numpy(x) or is_tensorflow(x) or array_api_compat.is_array_api_obj(x)
@@ -93,6 +101,8 @@ def to_numpy(x):
         return x.numpy()
     if is_tensorflow(x):
         return x.numpy()
+    if is_jax(x):
+        return np.asarray(at_least_float32(x))  # SciPy cannot read bfloat16
     return np.asarray(x)
 
 
@@ -124,8 +134,9 @@ def xlogy(x, y):
     """Return ``x * log(y)``, with 0 where ``x`` is 0, in the array library of ``x``.
 
     One native call per library (``scipy.special.xlogy``, ``torch.special.xlogy``,
-    ``tf.math.xlogy``), so an entropy over a ``(T, n, C)`` array costs one
-    temporary of that size; other libraries get the generic two-``where`` form.
+    ``tf.math.xlogy``, ``jax.scipy.special.xlogy``), so an entropy over a
+    ``(T, n, C)`` array costs one temporary of that size; other libraries get the
+    generic two-``where`` form.
     """
     if is_numpy(x):
         return scipy.special.xlogy(x, y)
@@ -133,6 +144,8 @@ def xlogy(x, y):
         return sys.modules["torch"].special.xlogy(x, y)
     if is_tensorflow(x):
         return sys.modules["tensorflow"].math.xlogy(x, y)
+    if is_jax(x):
+        return importlib.import_module("jax.scipy.special").xlogy(x, y)
     xp = get_namespace(x, y)
     nonzero = x != 0
     return xp.where(nonzero, x * xp.log(xp.where(nonzero, y, 1.0)), 0.0)
@@ -148,7 +161,36 @@ def kth_largest(scores, k):
     xp = get_namespace(scores)
     if is_tensorflow(scores):
         return xp.top_k(scores, k)[0][k - 1]
+    if is_jax(scores):
+        return sys.modules["jax"].lax.top_k(scores, k)[0][k - 1]
     return xp.sort(scores)[n - k]
+
+
+def best_rows(ranks, keys, k):
+    """Return the positions of the ``k`` best rows by (rank desc, key asc), for JAX.
+
+    One sort of fixed shape: the generic path's ``nonzero`` has a
+    data-dependent shape, which JAX compiles anew for every count.
+    """
+    jnp = importlib.import_module("jax.numpy")
+    return jnp.lexsort((keys, -ranks))[:k]
+
+
+def index_dtype(xp, like, stop=0):
+    """Return the integer dtype for row positions below ``stop``, in ``like``'s library.
+
+    int64, except for JAX with 64-bit types off (its default), which has int32;
+    positions that do not fit it raise a ValueError.
+    """
+    if not is_jax(like):
+        return xp.int64
+    dtype = sys.modules["jax"].dtypes.canonicalize_dtype(np.int64)
+    if stop - 1 > np.iinfo(dtype).max:
+        raise ValueError(
+            f"row position {stop - 1} does not fit JAX's {dtype.name} positions; "
+            "enable 64-bit types (jax.config.update('jax_enable_x64', True))"
+        )
+    return dtype
 
 
 def check_mixed_precision(mixed_precision):
