@@ -4,15 +4,18 @@ import inspect
 
 import numpy as np
 import pytest
-import torch
 from numpy.testing import assert_allclose
-from skorch import NeuralNet
-from skorch.callbacks import Callback
 
-from al_adapters.adapters import _skorch_shim as shim
-from al_adapters.adapters import _torch_net as nets
-from tests.adapters.factories import blobs
-from tests.adapters.torch_models import MLP
+torch = pytest.importorskip("torch")
+pytest.importorskip("skorch")
+
+from skorch import NeuralNet  # noqa: E402
+from skorch.callbacks import Callback  # noqa: E402
+
+from al_adapters.adapters import _skorch_shim as shim  # noqa: E402
+from al_adapters.adapters import _torch_net as nets  # noqa: E402
+from tests.adapters.factories import blobs  # noqa: E402
+from tests.adapters.torch_models import MLP  # noqa: E402
 
 
 class Recorder(Callback):
