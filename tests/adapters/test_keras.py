@@ -503,3 +503,12 @@ def test_modal_keras_script_with_one_hot_targets():
     assert set(learner.y_training.tolist()) <= {0, 1, 2}
     accuracy = np.mean(learner.predict(X) == y)
     assert learner.score(X, one_hot, verbose=0) == pytest.approx(accuracy)
+
+
+def test_fit_keywords_that_would_break_epoch_counting_are_refused():
+    X, y = blobs()
+    adapter = make_adapter("keras", epochs=2).fit(X, y)
+    for method in (adapter.fit, adapter.partial_fit):
+        with pytest.raises(TypeError, match=r"\['initial_epoch'\]; it takes"):
+            method(X, y, initial_epoch=5)
+    assert len(adapter.history_["loss"]) == 2
