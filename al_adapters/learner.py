@@ -37,7 +37,7 @@ from al_adapters._validation import (
     check_same_kind,
     finiteness,
 )
-from al_adapters.adapters.base import caller_restores
+from al_adapters.adapters.base import caller_restores, decode_one_hot
 from al_adapters.protocol import SupportsStateDict
 from al_adapters.uncertainty import uncertainty_sampling
 
@@ -235,7 +235,7 @@ class ActiveLearner(BaseEstimator):
         With ``joining``, the rows are to be appended to the training data: they
         are converted to its container and must hold the same kind of values.
         """
-        X, y = _as_rows(X), _as_labels(y)
+        X, y = _as_rows(X), self._decoded(_as_labels(y))
         X_known = self.X_training if joining else None
         y_known = self.y_training if joining else None
         X = as_training_rows(X, X_known)
@@ -249,6 +249,27 @@ class ActiveLearner(BaseEstimator):
         check_label_shape(y, y_known)
         return X, y
 
+    def _decoded(self, y):
+        """Return one-hot ``y`` as labels when the estimator declares its classes.
+
+        Keras users pass one-hot targets (``to_categorical``); an estimator that
+        declares ``classes`` (as the adapters do) reads each row as the label of
+        its 1, so the training data holds plain labels.
+        """
+        declared = self._declared_classes()
+        if declared is None or y is None or len(getattr(y, "shape", ())) != 2:
+            return y
+        return decode_one_hot(y, declared)
+
+    def _declared_classes(self):
+        params = (
+            self.estimator.get_params() if hasattr(self.estimator, "get_params") else {}
+        )
+        declared = params.get("classes")
+        if declared is None or not len(declared):
+            return None
+        return np.asarray(declared)
+
     def _row_shape(self):
         if self.X_training is not None:
             return _rows.row_shape(self.X_training)
@@ -257,11 +278,8 @@ class ActiveLearner(BaseEstimator):
 
     def _check_classes(self, y, *, incremental):
         """Check ``y`` against the classes the estimator declares or was fitted on."""
-        params = (
-            self.estimator.get_params() if hasattr(self.estimator, "get_params") else {}
-        )
-        declared = params.get("classes")
-        if declared is not None and len(declared):
+        declared = self._declared_classes()
+        if declared is not None:
             check_known_labels(y, declared, source="its classes")
         elif incremental and _is_fitted(self.estimator):
             if _infers_classes_per_batch(self.estimator):

@@ -179,6 +179,10 @@ class PlainTorchAdapter(ClassifierMixin, BaseEstimator):
             proba = proba.cpu().numpy()
         return self.classes_[np.argmax(proba, axis=1)]
 
+    def score(self, X, y, sample_weight=None):
+        """Return the accuracy on ``(X, y)``; ``y`` may be one-hot."""
+        return base.accuracy(self, X, y, sample_weight)
+
     def embed(self, X):
         """Return the head's input, ``(n, hidden)``, for each row."""
         self.module_.eval()

@@ -19,13 +19,27 @@ def initialize(wrapper, X, codes, n_classes):
     wrapper._ensure_compiled_model()
 
 
-def train(wrapper, X, codes, sample_weight, epochs):
-    """Train ``epochs`` epochs from the current weights and optimizer state."""
-    wrapper._fit(
-        X,
-        codes,
-        sample_weight=sample_weight,
-        warm_start=True,
-        epochs=epochs,
-        initial_epoch=wrapper.current_epoch,
-    )
+def train(wrapper, X, codes, sample_weight, epochs, fit_params=None):
+    """Train ``epochs`` epochs from the current weights and optimizer state.
+
+    ``fit_params`` are Keras ``fit`` keywords for this call only; its
+    ``callbacks`` run after the wrapper's own.
+    """
+    fit_params = dict(fit_params or {})
+    callbacks = fit_params.pop("callbacks", None)
+    # scikeras drops per-call callbacks and passes its own list to Keras.
+    own = wrapper._fit_callbacks
+    if callbacks:
+        wrapper._fit_callbacks = [*own, *callbacks]
+    try:
+        wrapper._fit(
+            X,
+            codes,
+            sample_weight=sample_weight,
+            warm_start=True,
+            epochs=epochs,
+            initial_epoch=wrapper.current_epoch,
+            **fit_params,
+        )
+    finally:
+        wrapper._fit_callbacks = own

@@ -7,9 +7,14 @@ same rules as TorchAdapter and KerasAdapter by calling the same functions:
   fixed when the adapter is made; ``classes_`` is ``np.asarray(classes)`` in
   the given order. ``partial_fit(classes=...)`` must hold the same labels, in
   any order (scikit-learn passes ``np.unique(y)``).
-- **Labels**: ``y`` has one label per row, 1-D or a single column ``(n, 1)``;
-  each label is encoded as its position in ``classes`` (int64), and labels
-  outside ``classes`` are refused by name.
+- **Labels**: ``y`` has one label per row, 1-D or a single column ``(n, 1)``,
+  or is one-hot ``(n, len(classes))`` (Keras' ``to_categorical``), read as
+  ``classes[argmax]``; each label is encoded as its position in ``classes``
+  (int64), and labels outside ``classes`` are refused by name.
+- **Keywords**: per-call keywords outside a method's list raise a TypeError
+  naming them (:func:`check_keywords`); prediction methods take ``verbose``
+  (ignored: nothing prints) and ``batch_size`` (rows per model call)
+  (:func:`prediction_batch_size`).
 - **Counts**: ``epochs`` and ``n_samples`` are integers of at least 1 (not
   ``bool``), ``epochs=None`` meaning the adapter's own.
 - **Seeding**: a ``random_state`` seeds only the call it is given to; every
@@ -29,18 +34,23 @@ import sys
 import warnings
 
 import numpy as np
+from sklearn.metrics import accuracy_score
 
 from al_adapters import _backend
 
 __all__ = [
     "PRECISIONS",
+    "accuracy",
     "caller_restores",
     "check_classes",
     "check_count",
+    "check_keywords",
     "check_precision",
     "check_same_classes",
+    "decode_one_hot",
     "encode_labels",
     "is_restored_by_caller",
+    "prediction_batch_size",
     "restoring_global_generators",
     "unchanged_on_error",
 ]
@@ -137,21 +147,58 @@ def check_same_classes(classes, declared):
         )
 
 
+def decode_one_hot(y, classes):
+    """Return the labels of a one-hot ``y``; any other ``y`` comes back as is.
+
+    A 2-D ``y`` of more than one column is read as one-hot: it must have one
+    column per class, and each row must hold a single 1 and zeros; its labels
+    are ``classes[argmax]``. A 2-D ``y`` that is not one-hot is refused.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> decode_one_hot(np.array([[0, 1, 0], [1, 0, 0]]), np.array(["a", "b", "c"]))
+    array(['b', 'a'], dtype='<U1')
+    """
+    labels = np.asarray(_backend.to_numpy(y))
+    if labels.ndim != 2 or labels.shape[1] == 1:
+        return y
+    classes = np.asarray(classes)
+    if labels.shape[1] != len(classes):
+        raise ValueError(
+            f"y must hold one label per row, or be one-hot with one column per "
+            f"class: got shape {labels.shape} for the {len(classes)} classes "
+            f"{classes.tolist()}"
+        )
+    try:
+        values = labels.astype(np.float64)
+    except (TypeError, ValueError):
+        values = None
+    if values is None or not (
+        np.isin(values, (0.0, 1.0)).all() and (values.sum(axis=1) == 1).all()
+    ):
+        raise ValueError(
+            "y is 2-D but not one-hot: a 2-D y must hold a single 1 and zeros in "
+            "each row (one column per class); pass 1-D labels otherwise"
+        )
+    return classes[np.argmax(values, axis=1)]
+
+
 def encode_labels(y, classes, n_rows):
     """Return ``y`` as int64 positions in ``classes``, one per row.
 
-    ``y`` may be 1-D or one column ``(n, 1)``; a label outside ``classes`` is
-    refused by name.
+    ``y`` may be 1-D, one column ``(n, 1)`` or one-hot ``(n, len(classes))``
+    (:func:`decode_one_hot`); a label outside ``classes`` is refused by name.
     """
     if y is None:
         raise ValueError("y is None: a label is needed for every row of X")
-    labels = np.asarray(_backend.to_numpy(y))
+    labels = np.asarray(_backend.to_numpy(decode_one_hot(y, classes)))
     if labels.ndim == 2 and labels.shape[1] == 1:
         labels = labels[:, 0]
     if labels.ndim != 1:
         raise ValueError(
-            f"y must hold one label per row (shape (n,) or (n, 1)), got shape "
-            f"{labels.shape}"
+            f"y must hold one label per row (shape (n,), (n, 1) or one-hot "
+            f"(n, {len(classes)})), got shape {labels.shape}"
         )
     if labels.shape[0] != n_rows:
         raise ValueError(f"X has {n_rows} rows but y has {labels.shape[0]} labels")
@@ -168,6 +215,13 @@ def encode_labels(y, classes, n_rows):
             f"{classes.tolist()}"
         )
     return codes
+
+
+def accuracy(adapter, X, y, sample_weight=None, predict_params=None):
+    """Return the accuracy of ``adapter.predict`` on ``(X, y)``, y one-hot or not."""
+    labels = decode_one_hot(y, adapter.classes_)
+    predicted = adapter.predict(X, **(predict_params or {}))
+    return float(accuracy_score(labels, predicted, sample_weight=sample_weight))
 
 
 def _distinct(labels):
@@ -187,6 +241,27 @@ def check_count(value, name, *, allow_none=False):
     if value < 1:
         raise ValueError(f"{name} must be at least 1, got {value}")
     return int(value)
+
+
+def check_keywords(given, allowed, method):
+    """Raise a TypeError naming the keywords of ``given`` not in ``allowed``."""
+    unknown = sorted(set(given) - set(allowed))
+    if unknown:
+        raise TypeError(
+            f"{method} got unexpected keyword arguments {unknown}; it takes "
+            f"{sorted(allowed)}"
+        )
+
+
+def prediction_batch_size(keywords, method):
+    """Return the ``batch_size`` of a prediction call's keywords (None if unset).
+
+    A prediction method takes ``verbose`` (accepted and ignored, as nothing
+    prints) and ``batch_size`` (rows per model call), the keywords Keras users
+    pass to ``predict``; anything else raises a TypeError naming it.
+    """
+    check_keywords(keywords, ("batch_size", "verbose"), method)
+    return check_count(keywords.get("batch_size"), "batch_size", allow_none=True)
 
 
 def check_precision(precision):

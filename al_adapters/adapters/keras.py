@@ -188,7 +188,9 @@ class KerasAdapter(ClassifierMixin, RoutedParamsMixin, BaseEstimator):
 
     # -- training -------------------------------------------------------------
 
-    def fit(self, X: Any, y: Any, sample_weight: Any = None) -> "KerasAdapter":
+    def fit(
+        self, X: Any, y: Any, sample_weight: Any = None, **fit_params: Any
+    ) -> "KerasAdapter":
         """Train from fresh weights and optimizer state on ``(X, y)``.
 
         A build function builds a new model; a model instance starts again from
@@ -198,17 +200,27 @@ class KerasAdapter(ClassifierMixin, RoutedParamsMixin, BaseEstimator):
         ----------
         X : array-like of shape (n_samples, ...)
             Training rows; cast to float32.
-        y : array-like of shape (n_samples,)
-            Labels, each one of ``classes`` (not all need to occur).
+        y : array-like of shape (n_samples,) or (n_samples, n_classes)
+            Labels, each one of ``classes`` (not all need to occur), or their
+            one-hot rows, one column per class.
         sample_weight : array-like of shape (n_samples,), default=None
             Weight of each row.
+        **fit_params
+            Keras' ``fit`` keywords for this call only: ``epochs``,
+            ``batch_size``, ``verbose``, ``callbacks`` (added to the adapter's
+            own), ``validation_split`` and ``shuffle``. ``get_params()`` is
+            unchanged. Any other keyword raises a TypeError.
 
         Returns
         -------
         self : KerasAdapter
             The fitted adapter. On error it is unchanged.
         """
-        return self._cold_start(X, y, sample_weight, epochs=None)
+        fit_params = _fit_keywords(fit_params, "fit")
+        epochs = base.check_count(
+            fit_params.pop("epochs", None), "epochs", allow_none=True
+        )
+        return self._cold_start(X, y, sample_weight, epochs, fit_params)
 
     def partial_fit(
         self,
@@ -217,6 +229,7 @@ class KerasAdapter(ClassifierMixin, RoutedParamsMixin, BaseEstimator):
         classes: Any = None,
         epochs: int | None = None,
         sample_weight: Any = None,
+        **fit_params: Any,
     ) -> "KerasAdapter":
         """Continue training from the current weights and optimizer state.
 
@@ -228,8 +241,8 @@ class KerasAdapter(ClassifierMixin, RoutedParamsMixin, BaseEstimator):
         ----------
         X : array-like of shape (n_samples, ...)
             Training rows; cast to float32.
-        y : array-like of shape (n_samples,)
-            Labels, each one of ``classes``.
+        y : array-like of shape (n_samples,) or (n_samples, n_classes)
+            Labels, each one of ``classes``, or their one-hot rows.
         classes : array-like of shape (n_classes,), default=None
             scikit-learn's ``partial_fit`` convention; if given, it must equal
             the adapter's ``classes``.
@@ -237,30 +250,35 @@ class KerasAdapter(ClassifierMixin, RoutedParamsMixin, BaseEstimator):
             Epochs for this call; None uses ``epochs``.
         sample_weight : array-like of shape (n_samples,), default=None
             Weight of each row.
+        **fit_params
+            Keras' ``fit`` keywords for this call only, as :meth:`fit` takes.
 
         Returns
         -------
         self : KerasAdapter
             The adapter. Invalid input raises before any training.
         """
+        fit_params = _fit_keywords(fit_params, "partial_fit")
         base.check_same_classes(classes, _classes(self.classes))
         epochs = base.check_count(epochs, "epochs", allow_none=True)
         if not self.__sklearn_is_fitted__():
-            return self._cold_start(X, y, sample_weight, epochs=epochs)
+            return self._cold_start(X, y, sample_weight, epochs, fit_params)
         X32, codes = self._training_data(X, y, first=False)
         wrapper = self.wrapper_
         with base.unchanged_on_error(self, in_place=True), self._scope():
             epochs = epochs or training.default_epochs(wrapper)
-            scikeras_shim.train(wrapper, X32, codes, sample_weight, epochs)
+            scikeras_shim.train(wrapper, X32, codes, sample_weight, epochs, fit_params)
         return self
 
-    def _cold_start(self, X, y, sample_weight, epochs):
+    def _cold_start(self, X, y, sample_weight, epochs, fit_params):
         X32, codes = self._training_data(X, y, first=True)
         with base.unchanged_on_error(self, in_place=False):
             with self._scope():
                 wrapper = self._build(X32, codes)
                 epochs = epochs or training.default_epochs(wrapper)
-                scikeras_shim.train(wrapper, X32, codes, sample_weight, epochs)
+                scikeras_shim.train(
+                    wrapper, X32, codes, sample_weight, epochs, fit_params
+                )
             self._set_fitted(wrapper, X, X32.shape[1:])
         return self
 
@@ -387,10 +405,12 @@ class KerasAdapter(ClassifierMixin, RoutedParamsMixin, BaseEstimator):
                 f"on rows of shape {expected}"
             )
 
-    def _chunk_rows(self):
+    def _chunk_rows(self, batch_size=None):
+        if batch_size is not None:
+            return batch_size
         return getattr(self, "predict__batch_size", None)
 
-    def predict_proba(self, X: Any) -> Any:
+    def predict_proba(self, X: Any, **predict_params: Any) -> Any:
         """Return the class probabilities of each row, columns ordered as ``classes_``.
 
         Parameters
@@ -398,6 +418,10 @@ class KerasAdapter(ClassifierMixin, RoutedParamsMixin, BaseEstimator):
         X : array-like or backend tensor of shape (n_samples, ...)
             Rows to score. A tensor of the Keras backend (a ``tf.Tensor`` on
             TensorFlow, a ``torch.Tensor`` on torch) is scored where it is.
+        **predict_params
+            ``batch_size`` (rows per model call, for this call only) and
+            ``verbose`` (accepted and ignored: nothing prints), as Keras users
+            pass them; any other keyword raises a TypeError.
 
         Returns
         -------
@@ -405,28 +429,41 @@ class KerasAdapter(ClassifierMixin, RoutedParamsMixin, BaseEstimator):
             float32; NumPy for NumPy-like input, else a backend tensor on the
             model's device.
         """
+        batch_size = base.prediction_batch_size(predict_params, "predict_proba")
         check_is_fitted(self)
         X = self._rows(X)
         with inference.device_scope(self.device):
             return inference.forward(
-                self.model_, X, logits=self._logits, rows=self._chunk_rows()
+                self.model_, X, logits=self._logits, rows=self._chunk_rows(batch_size)
             )
 
-    def predict(self, X: Any) -> np.ndarray:
+    def predict(self, X: Any, **predict_params: Any) -> np.ndarray:
         """Return the most probable label of each row.
 
         Parameters
         ----------
         X : array-like or backend tensor of shape (n_samples, ...)
             Rows to classify.
+        **predict_params
+            ``batch_size`` and ``verbose``, as :meth:`predict_proba` takes them.
 
         Returns
         -------
         labels : ndarray of shape (n_samples,)
             Labels from ``classes_``.
         """
-        proba = _backend.to_numpy(self.predict_proba(X))
+        proba = _backend.to_numpy(self.predict_proba(X, **predict_params))
         return self.classes_[np.argmax(proba, axis=1)]
+
+    def score(
+        self, X: Any, y: Any, sample_weight: Any = None, **predict_params: Any
+    ) -> float:
+        """Return the accuracy on ``(X, y)``; ``y`` may be one-hot.
+
+        ``predict_params`` (``batch_size``, ``verbose``) are as :meth:`predict`
+        takes them.
+        """
+        return base.accuracy(self, X, y, sample_weight, predict_params)
 
     def sample_proba(self, X: Any, n_samples: int, random_state: Any = None) -> Any:
         """Return MC-dropout samples of the class probabilities.
@@ -535,6 +572,22 @@ class KerasAdapter(ClassifierMixin, RoutedParamsMixin, BaseEstimator):
         tags.input_tags.three_d_array = True
         tags.classifier_tags.poor_score = True
         return tags
+
+
+#: Keras ``fit`` keywords a call may set for itself.
+_FIT_KEYWORDS = (
+    "batch_size",
+    "callbacks",
+    "epochs",
+    "shuffle",
+    "validation_split",
+    "verbose",
+)
+
+
+def _fit_keywords(fit_params, method):
+    base.check_keywords(fit_params, _FIT_KEYWORDS, method)
+    return dict(fit_params)
 
 
 def _classes(classes):

@@ -202,19 +202,25 @@ class TorchAdapter(TorchStateMixin, ClassifierMixin, BaseEstimator):
         ----------
         X : array-like, sparse matrix or tensor of shape (n_samples, ...)
             Training rows (cast to float32).
-        y : array-like of shape (n_samples,)
-            Labels, all in ``classes``; any subset of them.
+        y : array-like of shape (n_samples,) or (n_samples, n_classes)
+            Labels, all in ``classes``; any subset of them. One-hot rows, one
+            column per class, are read as their labels.
         **fit_params
-            Passed to skorch's ``partial_fit`` (and so to the module's forward).
+            ``epochs`` (for this call only; ``max_epochs`` by default); the
+            rest are passed to skorch's ``partial_fit`` (and so to the module's
+            forward).
 
         Returns
         -------
         self : TorchAdapter
             The fitted adapter.
         """
+        epochs = base.check_count(
+            fit_params.pop("epochs", None), "epochs", allow_none=True
+        )
         with base.unchanged_on_error(self, in_place=False):
             X, codes = self._training_data(X, y, reset=True)
-            self._start(X, codes, fit_params)
+            self._start(X, codes, fit_params, epochs=epochs)
         return self
 
     def partial_fit(
@@ -237,8 +243,8 @@ class TorchAdapter(TorchStateMixin, ClassifierMixin, BaseEstimator):
         ----------
         X : array-like, sparse matrix or tensor of shape (n_samples, ...)
             Training rows (cast to float32).
-        y : array-like of shape (n_samples,)
-            Labels, all in ``classes``; any subset of them.
+        y : array-like of shape (n_samples,) or (n_samples, n_classes)
+            Labels, all in ``classes``; any subset of them, or their one-hot rows.
         classes : array-like, default=None
             scikit-learn's convention; when given it must hold the same labels as
             the adapter's ``classes``.
@@ -436,6 +442,10 @@ class TorchAdapter(TorchStateMixin, ClassifierMixin, BaseEstimator):
             proba = proba.argmax(dim=1).cpu().numpy()
             return self.classes_[proba]
         return self.classes_[np.argmax(proba, axis=1)]
+
+    def score(self, X: Any, y: Any, sample_weight: Any = None) -> float:
+        """Return the accuracy on ``(X, y)``; ``y`` may be one-hot."""
+        return base.accuracy(self, X, y, sample_weight)
 
 
 def _classes(classes):

@@ -124,14 +124,11 @@ def _keras_adapter(classes, architecture, epochs, instance, deterministic, param
     }
     if deterministic:
         defaults["shuffle"] = False
+    params = {**defaults, **params}  # a test's own parameters win
     if instance:
-        return KerasAdapter(
-            build_mlp(**architecture), classes=classes, **defaults, **params
-        )
+        return KerasAdapter(build_mlp(**architecture), classes=classes, **params)
     model_kwargs = {f"model__{k}": v for k, v in architecture.items()}
-    return KerasAdapter(
-        build_mlp, classes=classes, **model_kwargs, **defaults, **params
-    )
+    return KerasAdapter(build_mlp, classes=classes, **model_kwargs, **params)
 
 
 def _plain_adapter(classes, architecture, epochs, instance, deterministic, params):

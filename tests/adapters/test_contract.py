@@ -495,3 +495,105 @@ def test_deepcopy_is_independent(kind, data):
     before = adapter.predict_proba(X)
     twin.partial_fit(X, y)
     assert_allclose(adapter.predict_proba(X), before)
+
+
+def test_one_hot_labels_are_their_labels(kind, data):
+    X, y = data
+    names = np.array(["zebra", "ant", "moth"])
+    one_hot = np.eye(3)[y]  # column i is names[i]
+    seed(kind, 0)
+    as_labels = make_adapter(kind, classes=names).fit(X, names[y])
+    seed(kind, 0)
+    as_one_hot = make_adapter(kind, classes=names).fit(X, one_hot)
+    assert_allclose(as_one_hot.predict_proba(X), as_labels.predict_proba(X), atol=1e-6)
+    as_labels.partial_fit(X[:8], names[y[:8]])
+    as_one_hot.partial_fit(X[:8], one_hot[:8].astype(np.float32))
+    assert_allclose(as_one_hot.predict_proba(X), as_labels.predict_proba(X), atol=1e-6)
+    accuracy = np.mean(as_one_hot.predict(X) == names[y])
+    assert as_one_hot.score(X, one_hot) == pytest.approx(accuracy)
+    assert as_one_hot.score(X, names[y]) == pytest.approx(accuracy)
+
+
+def test_one_hot_labels_go_through_the_learner_as_labels(kind, data):
+    X, y = data
+    one_hot = np.eye(3)[y]
+    learner = ActiveLearner(
+        make_adapter(kind), X_training=X[:9], y_training=one_hot[:9]
+    )
+    assert_array_equal(learner.y_training, y[:9])
+    learner.teach(X[9:15], one_hot[9:15], only_new=True)
+    assert_array_equal(learner.y_training, y[:15])
+    before = learner.predict_proba(X)
+    with pytest.raises(ValueError, match="not one-hot"):
+        learner.teach(X[15:17], one_hot[15:17] * 2, only_new=True)
+    assert_array_equal(learner.y_training, y[:15])
+    assert_allclose(learner.predict_proba(X), before)
+
+
+def _two_ones(one_hot):
+    return np.clip(one_hot + np.roll(one_hot, 1, axis=1), 0, 1)
+
+
+@pytest.mark.parametrize(
+    ("make_bad", "message"),
+    [
+        (lambda one_hot: one_hot[:, :2], "one column per class"),
+        (lambda one_hot: np.eye(4)[one_hot.argmax(axis=1)], "one column per class"),
+        (_two_ones, "not one-hot"),
+        (lambda one_hot: one_hot * 0.5, "not one-hot"),
+        (np.zeros_like, "not one-hot"),
+    ],
+    ids=["too-narrow", "too-wide", "two-ones", "soft", "no-one"],
+)
+def test_two_d_labels_that_are_not_one_hot_are_refused(kind, data, make_bad, message):
+    X, y = data
+    adapter = make_adapter(kind).fit(X, y)
+    before = adapter.predict_proba(X)
+    bad = make_bad(np.eye(3)[y[:6]])
+    for method in (adapter.fit, adapter.partial_fit):
+        with pytest.raises(ValueError, match=message):
+            method(X[:6], bad)
+        assert_allclose(adapter.predict_proba(X), before)
+
+
+@pytest.fixture(params=["torch", "keras"])
+def framework(request):
+    if not installed(request.param):
+        pytest.skip(f"{request.param} is not installed")
+    return request.param
+
+
+def _epoch_counter(kind):
+    counter = Tripwire(RuntimeError, at_epoch=10**9)
+    counter.arm()
+    return counter, tripwire_params(kind, counter)
+
+
+def test_per_call_epochs_apply_to_that_call_only(framework, data):
+    X, y = data
+    counter, params = _epoch_counter(framework)
+    adapter = make_adapter(framework, epochs=5, **params)
+    before = repr(adapter.get_params())
+    adapter.fit(X, y, epochs=2)
+    assert counter.epochs == 2
+    adapter.partial_fit(X, y, epochs=3)
+    assert counter.epochs == 5
+    adapter.partial_fit(X, y)
+    assert counter.epochs == 10
+    assert repr(adapter.get_params()) == before
+    # fit(epochs=2) trains as an adapter made with 2 epochs does
+    seed(framework, 0)
+    per_call = make_adapter(framework, epochs=5).fit(X, y, epochs=2)
+    seed(framework, 0)
+    made_so = make_adapter(framework, epochs=2).fit(X, y)
+    assert_allclose(per_call.predict_proba(X), made_so.predict_proba(X), atol=1e-6)
+
+
+def test_unknown_fit_keywords_are_named(framework, data):
+    X, y = data
+    adapter = make_adapter(framework).fit(X, y)
+    before = adapter.predict_proba(X)
+    for method in (adapter.fit, adapter.partial_fit):
+        with pytest.raises(TypeError, match="bogus"):
+            method(X, y, bogus=1)
+        assert_allclose(adapter.predict_proba(X), before)

@@ -407,3 +407,108 @@ def test_active_learning_loop_with_warm_teaching():
     # kept what the earlier rounds taught it.
     cold = clone(adapter).fit(query_rows, y[query_idx])
     assert learner.score(X, y) > cold.score(X, y) + 0.1
+
+
+class _CountEpochs(keras.callbacks.Callback):
+    def __init__(self):
+        super().__init__()
+        self.epochs = 0
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.epochs += 1
+
+
+def test_per_call_callbacks_run_for_that_call_only():
+    X, y = blobs()
+    own, given = _CountEpochs(), _CountEpochs()
+    adapter = make_adapter("keras", epochs=3, callbacks=[own])
+    adapter.fit(X, y, callbacks=[given])
+    assert (own.epochs, given.epochs) == (3, 3)
+    adapter.partial_fit(X, y, epochs=2, callbacks=[given])
+    assert (own.epochs, given.epochs) == (5, 5)
+    adapter.partial_fit(X, y)
+    assert (own.epochs, given.epochs) == (8, 5)
+    assert adapter.get_params()["callbacks"] == [own]
+
+
+def test_per_call_batch_size_and_validation_split():
+    X, y = blobs()
+    keras.utils.set_random_seed(0)
+    per_call = make_adapter("keras").fit(X, y, batch_size=8, verbose=0)
+    keras.utils.set_random_seed(0)
+    made_so = make_adapter("keras", batch_size=8).fit(X, y)
+    keras.utils.set_random_seed(0)
+    default = make_adapter("keras").fit(X, y)
+    assert_allclose(per_call.predict_proba(X), made_so.predict_proba(X), atol=1e-6)
+    assert not np.allclose(per_call.predict_proba(X), default.predict_proba(X))
+    assert per_call.get_params()["batch_size"] == 16
+    per_call.partial_fit(X, y, validation_split=0.25, shuffle=False, epochs=2)
+    assert len(per_call.history_["val_loss"]) == 2
+
+
+def test_prediction_takes_keras_batch_size_and_verbose(monkeypatch, capfd):
+    from al_adapters.adapters import _keras_inference
+
+    X, y = blobs()
+    adapter = make_adapter("keras").fit(X, y)
+    expected = adapter.predict_proba(X)
+    capfd.readouterr()
+    rows = []
+    forward = _keras_inference.forward
+
+    def spy(*args, **kwargs):
+        rows.append(kwargs["rows"])
+        return forward(*args, **kwargs)
+
+    monkeypatch.setattr(_keras_inference, "forward", spy)
+    assert_allclose(adapter.predict_proba(X, batch_size=7, verbose=1), expected)
+    assert_array_equal(adapter.predict(X, verbose=1), np.argmax(expected, axis=1))
+    accuracy = np.mean(np.argmax(expected, axis=1) == y)
+    assert adapter.score(X, y, verbose=1, batch_size=5) == pytest.approx(accuracy)
+    assert rows == [7, None, 5]
+    assert capfd.readouterr() == ("", "")
+    with pytest.raises(TypeError, match="steps"):
+        adapter.predict_proba(X, steps=2)
+    with pytest.raises(ValueError, match="batch_size must be at least 1"):
+        adapter.predict(X, batch_size=0)
+
+
+def test_modal_keras_script_with_one_hot_targets():
+    X, y = blobs(n=90)
+    one_hot = keras.utils.to_categorical(y, 3)
+    X_pool, y_pool = X[10:], one_hot[10:]
+    learner = ActiveLearner(
+        make_adapter("keras", loss="categorical_crossentropy"),
+        X_training=X[:10],
+        y_training=one_hot[:10],
+        verbose=0,
+    )
+    assert_array_equal(learner.y_training, y[:10])
+    counter = _CountEpochs()
+    for _ in range(2):
+        query_idx, _rows = learner.query(X_pool, n_instances=5, verbose=0)
+        assert len(query_idx) == 5
+        learner.teach(
+            X_pool[query_idx],
+            y_pool[query_idx],
+            only_new=True,
+            verbose=0,
+            epochs=2,
+            callbacks=[counter],
+        )
+        X_pool = np.delete(X_pool, query_idx, axis=0)
+        y_pool = np.delete(y_pool, query_idx, axis=0)
+    assert counter.epochs == 4
+    assert learner.y_training.shape == (20,)
+    assert set(learner.y_training.tolist()) <= {0, 1, 2}
+    accuracy = np.mean(learner.predict(X) == y)
+    assert learner.score(X, one_hot, verbose=0) == pytest.approx(accuracy)
+
+
+def test_fit_keywords_that_would_break_epoch_counting_are_refused():
+    X, y = blobs()
+    adapter = make_adapter("keras", epochs=2).fit(X, y)
+    for method in (adapter.fit, adapter.partial_fit):
+        with pytest.raises(TypeError, match=r"\['initial_epoch'\]; it takes"):
+            method(X, y, initial_epoch=5)
+    assert len(adapter.history_["loss"]) == 2
