@@ -320,11 +320,8 @@ def worker_command(args, strategy, seed):
 
 def run_all(args):
     """Run every (strategy, seed): here, or in ``--jobs`` worker processes."""
-    # MC strategies cost more than random sampling: start them first
-    runs = sorted(
-        ((strategy, seed) for seed in args.seeds for strategy in args.strategies),
-        key=lambda run: STRATEGIES[run[0]][1] is None,
-    )
+    # in the order asked for, so that a stopped run leaves whole strategies done
+    runs = [(strategy, seed) for strategy in args.strategies for seed in args.seeds]
     if args.jobs <= 1:
         data = load_data(args)
         for strategy, seed in runs:

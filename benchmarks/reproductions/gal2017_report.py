@@ -159,6 +159,28 @@ def print_summary(summary):
     print(f"\nwall time {summary['wall_s']:.0f} s", flush=True)
 
 
+def markdown_table(summary):
+    """Return the results as a Markdown table (labels to 90 % and 95 %, ALC)."""
+    budget = summary["settings"]["budget"]
+    lines = [
+        "| strategy | labels to 90 % per seed | mean | paper | labels to 95 % per "
+        f"seed | mean | paper | accuracy at {budget} | ALC (0-{budget}) |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for result in summary["results"].values():
+        lines.append(
+            f"| {result['display']} | {_counts(result['labels_to_90'])} | "
+            f"{_mean(result['mean_labels_to_90'])} | {result['paper'][0]} | "
+            f"{_counts(result['labels_to_95'])} | "
+            f"{_mean(result['mean_labels_to_95'])} | {result['paper'][1]} | "
+            + " / ".join(f"{value:.3f}" for value in result["final_accuracy"])
+            + " | "
+            + " / ".join(f"{value:.3f}" for value in result["alc"])
+            + " |"
+        )
+    return "\n".join(lines) + "\n"
+
+
 def _print_table(header, rows):
     widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
     for row in [header, ["-" * width for width in widths], *rows]:
@@ -195,6 +217,7 @@ def write_outputs(summary, records, strategies, args):
                         f"{accuracy:.4f}",
                     ]
                 )
+    (out / f"{stem}-table.md").write_text(markdown_table(summary))
     if args.plot:
         plot(records, strategies, summary, out / f"{stem}-curves.png")
     print(f"results in {out}/{stem}-*", flush=True)
