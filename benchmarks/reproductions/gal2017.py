@@ -192,9 +192,22 @@ def make_adapter(args, n_rows, seed):
 
 
 def training_params(args, n_rows):
+    """Return the adapter parameters of a round that trains on ``n_rows`` rows.
+
+    With ``--only-new`` the model is never rebuilt, so its L2 penalty stays at
+    the first round's ``c / 20``; only the batch size and the epochs change.
+    """
     if args.framework == "torch":
-        return models.torch_training_params(n_rows)
-    return models.keras_training_params(n_rows)
+        params = models.torch_training_params(n_rows)
+    else:
+        params = models.keras_training_params(n_rows)
+    if args.only_new:
+        params = {
+            key: value
+            for key, value in params.items()
+            if key in ("batch_size", "max_epochs", "epochs")
+        }
+    return params
 
 
 def run_once(args, data, strategy, seed):
