@@ -77,7 +77,7 @@ def docs(session):
 
 @nox.session
 def reproduce(session):
-    """Reproduce Gal et al. (2017) on MNIST and check the targets (about 1 h).
+    """Reproduce Gal et al. (2017) on MNIST and check it (about 1 h on 2 cores).
 
     Five strategies x three seeds with torch, and BALD against random sampling
     with Keras. MNIST comes from ../shared/data/mnist, or from the directory
