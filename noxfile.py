@@ -1,4 +1,7 @@
-"""Development sessions: ``nox -s tests``, ``nox -s lint``, ``nox -s demo``."""
+"""Development sessions: ``nox -s tests``, ``nox -s lint``, ``nox -s demo``.
+
+``nox -s reproduce`` (not in the default list) reproduces a published result.
+"""
 
 import nox
 
@@ -41,8 +44,11 @@ def tests(session, sklearn):
     session.run(
         "python", "-c", "import sklearn; print('scikit-learn', sklearn.__version__)"
     )
-    # The examples and the notebook run once, on the newest scikit-learn.
-    selection = [] if sklearn == "latest" else ["-m", "not examples"]
+    # The examples, the notebook and the reproduction run once, on the newest
+    # scikit-learn.
+    selection = (
+        [] if sklearn == "latest" else ["-m", "not examples and not reproduction"]
+    )
     session.run("pytest", *selection, *session.posargs, env=env)
     if sklearn == "latest" and not session.posargs:
         session.notify("tests_keras_torch")
@@ -84,6 +90,37 @@ def docs(session):
     session.install("-e", ".[docs]", *TORCH, *KERAS)
     session.run(
         "sphinx-build", "-W", "--keep-going", "-b", "html", "docs", "docs/_build/html"
+    )
+
+
+@nox.session
+def reproduce(session):
+    """Reproduce Gal et al. (2017) on MNIST and check it (about 1 h on 2 cores).
+
+    Five strategies x three seeds with torch, and BALD against random sampling
+    with Keras. MNIST comes from ../shared/data/mnist, or from the directory
+    given as ``nox -s reproduce -- --data-dir DIR``.
+    """
+    session.install("-e", ".", *TORCH, *KERAS, "matplotlib>=3.7")
+    script = "benchmarks/reproductions/gal2017.py"
+    common = ["--budget=300", "--jobs=2", "--threads=1", *session.posargs]
+    session.run(
+        "python",
+        script,
+        "--seeds=0,1,2",
+        "--output-dir=reproduce-results",
+        "--check=nightly",
+        *common,
+    )
+    session.run(
+        "python",
+        script,
+        "--framework=keras",
+        "--strategies=bald,random",
+        "--seeds=0,1",
+        "--output-dir=reproduce-results",
+        "--check=bald-vs-random",
+        *common,
     )
 
 
