@@ -48,8 +48,11 @@ _LOGGERS = (
 
 
 def framework_of(module):
-    """Return the Lightning package (``lightning.pytorch`` or ``pytorch_lightning``)
-    whose ``LightningModule`` ``module`` is, or raise a TypeError."""
+    """Return the Lightning package of ``module``, or raise a TypeError.
+
+    That is ``lightning.pytorch`` or ``pytorch_lightning``: the one whose
+    ``LightningModule`` it is, whose Trainer must train it.
+    """
     for name in ("lightning.pytorch", "pytorch_lightning"):
         package = sys.modules.get(name)
         if package is not None and isinstance(module, package.LightningModule):
@@ -82,10 +85,12 @@ def _carry_callback(framework):
             optimizers = trainer.optimizers
             schedulers = [config.scheduler for config in trainer.lr_scheduler_configs]
             _check_counts(self.states, optimizers, schedulers)
-            for optimizer, state in zip(optimizers, self.states.optimizers, strict=True):
-                optimizer.load_state_dict(state)
-            for scheduler, state in zip(schedulers, self.states.schedulers, strict=True):
-                scheduler.load_state_dict(state)
+            pairs = [
+                *zip(optimizers, self.states.optimizers, strict=True),
+                *zip(schedulers, self.states.schedulers, strict=True),
+            ]
+            for target, state in pairs:  # optimizers first, then schedulers
+                target.load_state_dict(state)
 
         def on_exception(self, trainer, pl_module, exception):
             if isinstance(exception, KeyboardInterrupt):

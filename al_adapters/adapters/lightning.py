@@ -160,6 +160,9 @@ class LightningAdapter(ClassifierMixin, BaseEstimator):
     ['pos', 'neg', 'neg']
     """
 
+    _states: Any
+    _row_shape: tuple[int, ...]
+
     def __init__(
         self,
         module: Any,
@@ -548,7 +551,7 @@ class LightningAdapter(ClassifierMixin, BaseEstimator):
         meta = states.check_format(state, classes)
         if not meta["fitted"]:
             for name in (*_FITTED, "device_"):
-                vars(self).pop(name, None)
+                self.__dict__.pop(name, None)
             return self
         if self.__sklearn_is_fitted__():
             module, device = self.module_, self.device_

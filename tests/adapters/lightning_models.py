@@ -41,3 +41,23 @@ class LitMLP(pl.LightningModule):
             return optimizer
         scheduler = torch.optim.lr_scheduler.StepLR(optimizer, self.scheduler, 0.5)
         return {"optimizer": optimizer, "lr_scheduler": scheduler}
+
+
+class LitLazyMLP(pl.LightningModule):
+    """An MLP whose first layer infers the number of features at the first call."""
+
+    def __init__(self, n_classes=3, hidden=8):
+        super().__init__()
+        self.net = nn.Sequential(
+            nn.LazyLinear(hidden), nn.ReLU(), nn.Linear(hidden, n_classes)
+        )
+
+    def forward(self, X):
+        return self.net(X)
+
+    def training_step(self, batch, batch_idx):
+        X, y = batch
+        return nn.functional.cross_entropy(self(X), y)
+
+    def configure_optimizers(self):
+        return torch.optim.Adam(self.parameters(), lr=0.01)
