@@ -6,18 +6,15 @@ warm start loads the previous call's optimizer and scheduler states back into
 them in ``on_train_start`` (after Lightning has built them, before the first
 step), and reads them out again when ``fit`` returns.
 
-Lightning also answers a ``KeyboardInterrupt`` with ``sys.exit(1)`` after
-setting SIGINT to be ignored for the rest of the process; :func:`train` puts the
-SIGINT handler back and raises the ``KeyboardInterrupt`` itself, so that the
-adapter's rollback and the caller see it as such.
+Lightning also answers a ``KeyboardInterrupt`` with ``sys.exit(1)``;
+:func:`train` raises the ``KeyboardInterrupt`` instead, so that the adapter's
+rollback and the caller see it as such.
 """
 
 import contextlib
 import dataclasses
 import logging
-import signal
 import sys
-import threading
 import warnings
 from typing import Any
 
@@ -161,7 +158,6 @@ def train(module, data, *, params, epochs, states, verbose):
     """
     framework = framework_of(module)
     carry = _carry_callback(framework)(states)
-    sigint = signal.getsignal(signal.SIGINT)
     device = None
     try:
         with quiet(verbose):
@@ -174,7 +170,6 @@ def train(module, data, *, params, epochs, states, verbose):
             raise
         raise carry.interrupt from None
     finally:
-        _restore_sigint(sigint)
         module.trainer = None  # the module would keep the Trainer alive
         if device is not None:
             module.to(device)
@@ -184,12 +179,3 @@ def train(module, data, *, params, epochs, states, verbose):
         [config.scheduler.state_dict() for config in trainer.lr_scheduler_configs],
     )
     return new_states, device
-
-
-def _restore_sigint(handler):
-    if (
-        threading.current_thread() is threading.main_thread()
-        and signal.getsignal(signal.SIGINT) is not handler
-        and handler is not None
-    ):
-        signal.signal(signal.SIGINT, handler)

@@ -234,7 +234,7 @@ def test_an_interrupt_is_a_keyboard_interrupt_that_leaves_sigint_alone(data):
     adapter.set_params(callbacks=[Interrupt()])
     with pytest.raises(KeyboardInterrupt):  # Lightning alone calls sys.exit(1)
         adapter.partial_fit(X, y)
-    assert signal.getsignal(signal.SIGINT) is handler  # Lightning ignores SIGINT
+    assert signal.getsignal(signal.SIGINT) is handler  # as Lightning found it
     assert_allclose(adapter.predict_proba(X), before)
 
 
