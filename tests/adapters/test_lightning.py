@@ -162,6 +162,17 @@ def test_predict_proba_equals_the_trainer_predict_loop(data):
     assert_allclose(adapter.predict_proba(X, batch_size=7), expected, atol=1e-6)
 
 
+def test_a_bfloat16_trainer_precision_scores_in_bfloat16_too(data):
+    X, y = data
+    adapter = make_adapter("lightning", epochs=1, precision="bf16-mixed").fit(X, y)
+    proba = adapter.predict_proba(X)
+    with torch.inference_mode():
+        exact = torch.softmax(adapter.module_(torch.from_numpy(X)), dim=-1).numpy()
+    assert proba.dtype == np.float32
+    assert not np.array_equal(proba, exact)  # bfloat16 rounding shows
+    assert_allclose(proba, exact, atol=0.05)
+
+
 def test_embed_layer_names_the_layer_whose_input_is_returned(data):
     X, y = data
     adapter = make_adapter("lightning", hidden=5, embed_layer="net.0").fit(X, y)
