@@ -13,6 +13,7 @@ except ImportError as exc:  # pragma: no cover - exercised in a subprocess test
         'pip install "al-adapters[lightning]"'
     ) from exc
 
+import contextlib
 import copy
 from typing import Any
 
@@ -341,8 +342,10 @@ class LightningAdapter(ClassifierMixin, BaseEstimator):
 
     def _train(self, module, X, codes, epochs, carried):
         batch_size = base.check_count(self.batch_size, "batch_size")
-        with base.restoring_global_generators():
-            if self.random_state is not None:
+        seeded = self.random_state is not None
+        # unseeded training draws from torch's generator, as Lightning does
+        with base.restoring_global_generators() if seeded else contextlib.nullcontext():
+            if seeded:
                 torch.manual_seed(inference.seed_from(self.random_state))
             loader = training.loader(
                 X, codes, batch_size=batch_size, shuffle=bool(self.shuffle)

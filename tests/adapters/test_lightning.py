@@ -147,6 +147,22 @@ def test_a_loaded_state_continues_the_optimizer(data):
     assert twin.state_dict().arrays["optimizer.0.state.0.step"] == 2 * 4 * 2
 
 
+def test_random_state_seeds_training_and_none_draws_from_torch(data):
+    X, y = data
+    seeded = make_adapter(
+        "lightning", epochs=2, dropout=0.5, deterministic=False, random_state=3
+    )
+    before = torch.get_rng_state()
+    first = seeded.fit(X, y).predict_proba(X)
+    assert torch.equal(torch.get_rng_state(), before)  # put back
+    torch.manual_seed(99)  # the global generator plays no part
+    assert_allclose(seeded.fit(X, y).predict_proba(X), first, atol=1e-6)
+    unseeded = make_adapter("lightning", epochs=1, deterministic=False)
+    before = torch.get_rng_state()
+    unseeded.fit(X, y)
+    assert not torch.equal(torch.get_rng_state(), before)  # shuffling drew
+
+
 # -- scoring ----------------------------------------------------------------------
 
 
