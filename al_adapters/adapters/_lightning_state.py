@@ -13,10 +13,79 @@ from typing import Any
 import numpy as np
 import torch
 
-from al_adapters.adapters._lightning_training import OptimizerStates
+from al_adapters.adapters import base
+from al_adapters.adapters._lightning_training import OptimizerStates, fresh_copy
 from al_adapters.protocol import ModelState, check_state
 
 FORMAT = "al_adapters.LightningAdapter.state/1"
+_FITTED = ("module_", "classes_", "n_features_in_", "_row_shape", "_states", "device_")
+
+
+class LightningStateMixin:
+    """``state_dict`` and ``load_state_dict`` of a LightningAdapter."""
+
+    module: Any
+    classes: Any
+    module_: Any
+    classes_: Any
+    device_: Any
+    n_features_in_: int
+    _states: Any
+    _row_shape: tuple[int, ...]
+
+    def state_dict(self) -> ModelState:
+        """Return the adapter's state: host arrays plus JSON-able metadata.
+
+        Arrays: ``module.*`` (weights and buffers) and
+        ``optimizer.<k>.state.<i>.<name>`` (optimizer ``k``'s state tensors),
+        each copied to the host. Metadata: the format, ``fitted``, ``classes``,
+        ``row_shape``, the optimizers' parameter groups and scalar state, and
+        the schedulers' states.
+
+        Returns
+        -------
+        state : ModelState
+            See :mod:`al_adapters.protocol` for the format.
+        """
+        if not self.__sklearn_is_fitted__():  # type: ignore[attr-defined]
+            return unfitted_state()
+        return model_state(self.module_, self._states, self.classes_, self._row_shape)
+
+    def load_state_dict(self, state: ModelState) -> Any:
+        """Put the adapter back in ``state``, a :meth:`state_dict` of it.
+
+        An unfitted adapter first makes its fresh copy of ``module``, as
+        ``fit`` would. A state of an unfitted adapter makes the adapter
+        unfitted.
+
+        Parameters
+        ----------
+        state : ModelState
+            What :meth:`state_dict` returned, for the same ``classes``.
+
+        Returns
+        -------
+        self : LightningAdapter
+            The adapter.
+        """
+        classes = base.check_classes(self.classes, "LightningAdapter")
+        meta = check_format(state, classes)
+        if not meta["fitted"]:
+            for name in _FITTED:
+                self.__dict__.pop(name, None)
+            return self
+        if self.__sklearn_is_fitted__():  # type: ignore[attr-defined]
+            module, device = self.module_, self.device_
+        else:
+            device = self._device()  # type: ignore[attr-defined]
+            module = fresh_copy(self.module)
+        module.load_state_dict(weights(state))
+        module.to(device).eval()
+        self.module_, self.classes_, self.device_ = module, classes, device
+        self._states = optimizer_states(state)
+        self._row_shape = tuple(meta["row_shape"])
+        self.n_features_in_ = self._row_shape[0]
+        return self
 
 
 def model_state(module, states, classes, row_shape):

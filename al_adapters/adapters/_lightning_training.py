@@ -12,6 +12,7 @@ rollback and the caller see it as such.
 """
 
 import contextlib
+import copy
 import dataclasses
 import logging
 import sys
@@ -58,6 +59,12 @@ def framework_of(module):
         "module must be a LightningModule instance (from lightning.pytorch or "
         f"pytorch_lightning), got {type(module).__name__}"
     )
+
+
+def fresh_copy(module):
+    """Return a deep copy of the LightningModule ``module`` (checked to be one)."""
+    framework_of(module)
+    return copy.deepcopy(module)
 
 
 @dataclasses.dataclass

@@ -14,20 +14,17 @@ except ImportError as exc:  # pragma: no cover - exercised in a subprocess test
     ) from exc
 
 import contextlib
-import copy
 from typing import Any
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.utils.validation import check_is_fitted
 
-from al_adapters import _chunking
-from al_adapters.adapters import _lightning_state as states
 from al_adapters.adapters import _lightning_training as training
 from al_adapters.adapters import _torch_data as data
 from al_adapters.adapters import _torch_inference as inference
 from al_adapters.adapters import base
-from al_adapters.protocol import ModelState
+from al_adapters.adapters._lightning_scoring import LightningScoringMixin
+from al_adapters.adapters._lightning_state import LightningStateMixin
 
 __all__ = ["LightningAdapter"]
 
@@ -42,20 +39,12 @@ _OWN_PARAMS = (
     "verbose",
 )
 
-#: Lightning's precision names -> the autocast dtype scoring uses.
-_SCORING_PRECISION = {
-    "bf16": "bfloat16",
-    "bf16-mixed": "bfloat16",
-    "bf16-true": "bfloat16",
-    "16": "float16",
-    "16-mixed": "float16",
-    "16-true": "float16",
-}
-
 _FITTED = ("module_", "classes_", "n_features_in_", "_row_shape", "_states")
 
 
-class LightningAdapter(ClassifierMixin, BaseEstimator):
+class LightningAdapter(
+    LightningScoringMixin, LightningStateMixin, ClassifierMixin, BaseEstimator
+):
     """A LightningModule, trained by a Lightning ``Trainer``, as a classifier.
 
     The module's own ``training_step`` and ``configure_optimizers`` train it;
@@ -160,9 +149,6 @@ class LightningAdapter(ClassifierMixin, BaseEstimator):
     >>> adapter.partial_fit(X[:5], y[:5], epochs=1).predict(X[:3]).tolist()
     ['pos', 'neg', 'neg']
     """
-
-    _states: Any
-    _row_shape: tuple[int, ...]
 
     def __init__(
         self,
@@ -330,7 +316,7 @@ class LightningAdapter(ClassifierMixin, BaseEstimator):
     def _start(self, X, codes, epochs):
         """Train a fresh copy of the module, and only then make it ``module_``."""
         classes = _classes(self.classes)
-        module = _fresh_copy(self.module)
+        module = training.fresh_copy(self.module)
         _check_outputs(module, X, len(classes))
         states_, device = self._train(module, X, codes, epochs, None)
         self.module_, self.classes_, self._states, self.device_ = (
@@ -359,231 +345,9 @@ class LightningAdapter(ClassifierMixin, BaseEstimator):
                 verbose=self.verbose,
             )
 
-    # -- scoring --------------------------------------------------------------
-
-    def _scorer(self, batch_size=None):
-        check_is_fitted(self)
-        return inference.Scorer(
-            self.module_,
-            _softmax,
-            len(self.classes_),
-            _scoring_precision(self._trainer_params.get("precision")),
-            batch_size or self.predict_batch_size,
-            vars(self).setdefault("_slice_sizes", _chunking.CpuPassTuner()),
-        )
-
-    def _device(self):
-        if self.__sklearn_is_fitted__():
-            return self.device_
-        accelerator = str(self._trainer_params.get("accelerator", "auto"))
-        wants_gpu = accelerator in ("gpu", "cuda") or accelerator == "auto"
-        return torch.device(
-            "cuda" if wants_gpu and torch.cuda.is_available() else "cpu"
-        )
-
-    def to_device(self, X: Any) -> "torch.Tensor":
-        """Return rows ``X`` as a float32 tensor on the module's device.
-
-        Parameters
-        ----------
-        X : array-like, sparse matrix or tensor of shape (n_samples, ...)
-            Rows.
-
-        Returns
-        -------
-        rows : torch.Tensor of shape (n_samples, ...)
-            float32, on the device the module trained on (before fitting: the
-            one the ``accelerator`` argument names, CUDA for ``"auto"`` when
-            there is one).
-        """
-        return inference.to_device(X, self._device())
-
-    def _score(self, X, score, batch_size=None):
-        """Run ``score(scorer, rows) -> tensor`` on ``X``: tensor or host chunks."""
-        scorer = self._scorer(batch_size)
-        X = data.check_rows(self, X, reset=False, for_training=False)
-        device = self.device_
-        if isinstance(X, torch.Tensor):
-            return score(scorer, X.to(device))
-        row_bytes = _chunking.row_bytes_of(X.shape[1:])
-        step = _chunking.chunk_rows(row_bytes, outputs_per_row=len(self.classes_))
-        parts = [
-            score(scorer, inference.to_device(X[start : start + step], device))
-            for start in range(0, X.shape[0], step)
-        ]
-        out = parts[0] if len(parts) == 1 else torch.cat(parts, dim=-2)
-        return out.cpu().numpy()
-
-    def predict_proba(self, X: Any, **kwargs: Any) -> Any:
-        """Return class probabilities (softmax of ``forward``), ordered as ``classes_``.
-
-        Parameters
-        ----------
-        X : array-like, sparse matrix or tensor of shape (n_samples, ...)
-            Rows to score.
-        **kwargs
-            ``batch_size`` (rows per forward pass for this call) and
-            ``verbose`` (ignored).
-
-        Returns
-        -------
-        proba : ndarray or tensor of shape (n_samples, n_classes)
-            float32. NumPy for host input; for a tensor, a tensor on the module's
-            device (nothing is copied to the host).
-        """
-        batch_size = base.prediction_batch_size(kwargs, "predict_proba")
-        return self._score(X, lambda scorer, rows: scorer.predict(rows), batch_size)
-
-    def sample_proba(self, X: Any, n_samples: int, random_state: Any = None) -> Any:
-        """Return MC-dropout samples of the class probabilities.
-
-        Only the dropout layers (``nn.Dropout*``) run in train mode; BatchNorm
-        uses its running statistics, no gradient is recorded, and weights and
-        train/eval modes are unchanged afterwards.
-
-        Parameters
-        ----------
-        X : array-like, sparse matrix or tensor of shape (n_samples_X, ...)
-            Rows to score.
-        n_samples : int
-            Number of stochastic forward passes per row, T.
-        random_state : int, RandomState instance, Generator or None, default=None
-            Seeds the dropout masks (torch's generators are restored
-            afterwards): the same value gives the same samples.
-
-        Returns
-        -------
-        samples : ndarray or tensor of shape (n_samples, n_samples_X, n_classes)
-            float32; NumPy for host input, a tensor on the module's device for a
-            tensor.
-        """
-        n_samples = base.check_count(n_samples, "n_samples")
-        check_is_fitted(self)
-        with inference.seeded(random_state, self.device_):
-            return self._score(X, lambda scorer, rows: scorer.sample(rows, n_samples))
-
-    def embed(self, X: Any) -> Any:
-        """Return the input of the final linear layer (or ``embed_layer``) per row.
-
-        Parameters
-        ----------
-        X : array-like, sparse matrix or tensor of shape (n_samples, ...)
-            Rows to embed.
-
-        Returns
-        -------
-        features : ndarray or tensor of shape (n_samples, n_features_out)
-            float32; NumPy for host input, a tensor on the module's device for a
-            tensor.
-        """
-        check_is_fitted(self)
-        layer = None
-        if self.embed_layer is not None:
-            layer = self.module_.get_submodule(self.embed_layer)
-        return self._score(
-            X,
-            lambda scorer, rows: inference.embed_rows(
-                scorer.module, rows, self.predict_batch_size, layer=layer
-            ),
-        )
-
-    def predict(self, X: Any, **kwargs: Any) -> np.ndarray:
-        """Return the most probable label of each row, from ``classes_``.
-
-        Parameters
-        ----------
-        X : array-like, sparse matrix or tensor of shape (n_samples, ...)
-            Rows to classify.
-        **kwargs
-            As for :meth:`predict_proba`.
-
-        Returns
-        -------
-        labels : ndarray of shape (n_samples,)
-            Labels from ``classes_``.
-        """
-        proba = self.predict_proba(X, **kwargs)
-        if isinstance(proba, torch.Tensor):
-            return self.classes_[proba.argmax(dim=1).cpu().numpy()]
-        return self.classes_[np.argmax(proba, axis=1)]
-
-    def score(self, X: Any, y: Any, sample_weight: Any = None) -> float:
-        """Return the accuracy on ``(X, y)``; ``y`` may be one-hot."""
-        return base.accuracy(self, X, y, sample_weight)
-
-    # -- state ----------------------------------------------------------------
-
-    def state_dict(self) -> ModelState:
-        """Return the adapter's state: host arrays plus JSON-able metadata.
-
-        Arrays: ``module.*`` (weights and buffers) and
-        ``optimizer.<k>.state.<i>.<name>`` (optimizer ``k``'s state tensors),
-        each copied to the host. Metadata: the format, ``fitted``, ``classes``,
-        ``row_shape``, the optimizers' parameter groups and scalar state, and
-        the schedulers' states.
-
-        Returns
-        -------
-        state : ModelState
-            See :mod:`al_adapters.protocol` for the format.
-        """
-        if not self.__sklearn_is_fitted__():
-            return states.unfitted_state()
-        return states.model_state(
-            self.module_, self._states, self.classes_, self._row_shape
-        )
-
-    def load_state_dict(self, state: ModelState) -> "LightningAdapter":
-        """Put the adapter back in ``state``, a :meth:`state_dict` of it.
-
-        An unfitted adapter first makes its fresh copy of ``module``, as
-        ``fit`` would. A state of an unfitted adapter makes the adapter
-        unfitted.
-
-        Parameters
-        ----------
-        state : ModelState
-            What :meth:`state_dict` returned, for the same ``classes``.
-
-        Returns
-        -------
-        self : LightningAdapter
-            The adapter.
-        """
-        classes = _classes(self.classes)
-        meta = states.check_format(state, classes)
-        if not meta["fitted"]:
-            for name in (*_FITTED, "device_"):
-                self.__dict__.pop(name, None)
-            return self
-        if self.__sklearn_is_fitted__():
-            module, device = self.module_, self.device_
-        else:
-            module, device = _fresh_copy(self.module), self._device()
-        module.load_state_dict(states.weights(state))
-        module.to(device).eval()
-        self.module_, self.classes_, self.device_ = module, classes, device
-        self._states = states.optimizer_states(state)
-        self._row_shape = tuple(meta["row_shape"])
-        self.n_features_in_ = self._row_shape[0]
-        return self
-
 
 def _classes(classes):
     return base.check_classes(classes, "LightningAdapter")
-
-
-def _fresh_copy(module):
-    training.framework_of(module)
-    return copy.deepcopy(module)
-
-
-def _softmax(output):
-    return torch.softmax(output, dim=-1)
-
-
-def _scoring_precision(precision):
-    return _SCORING_PRECISION.get(str(precision)) if precision is not None else None
 
 
 def _check_outputs(module, X, n_classes):
