@@ -15,6 +15,8 @@ SKLEARN_VERSIONS = ["1.6.1", "latest"]
 # that this project's machines carry locally; a plain "torch" would pull CUDA.
 TORCH = ["torch==2.13.0", "skorch>=1.1"]
 KERAS = ["tensorflow-cpu", "keras", "scikeras==0.13.0"]
+# Lightning: its own session, CPU torch pinned in the same install.
+LIGHTNING = ["torch==2.13.0", "lightning>=2.2"]
 # Keras on its torch backend: the same adapter tests, without TensorFlow.
 KERAS_ON_TORCH = ["torch==2.13.0", "keras", "scikeras==0.13.0"]
 # Keras on JAX: JAX's CPU wheel; scikeras imports only Keras, so no TensorFlow.
@@ -85,9 +87,24 @@ def tests_keras_jax(session):
 
 
 @nox.session
+def tests_lightning(session):
+    """Run the LightningAdapter tests, the shared adapter contract included."""
+    session.install("-e", ".[test,lightning]", *LIGHTNING)
+    session.run(
+        "pytest",
+        "tests/adapters/test_lightning.py",
+        "tests/adapters/test_contract.py",
+        "al_adapters/adapters/lightning.py",
+        "-k",
+        "lightning",
+        *session.posargs,
+    )
+
+
+@nox.session
 def docs(session):
     """Build the documentation; any Sphinx warning is an error."""
-    session.install("-e", ".[docs]", *TORCH, *KERAS)
+    session.install("-e", ".[docs]", *TORCH, *KERAS, "lightning>=2.2")
     session.run(
         "sphinx-build", "-W", "--keep-going", "-b", "html", "docs", "docs/_build/html"
     )

@@ -1,8 +1,9 @@
 """Active learning for neural networks, with a modAL-compatible core.
 
 The core (:class:`ActiveLearner`, :class:`Committee`, :class:`Pool` and the strategy
-modules) needs only NumPy and scikit-learn. The adapters, :class:`TorchAdapter` and
-:class:`KerasAdapter`, are imported on first access, together with their framework.
+modules) needs only NumPy and scikit-learn. The adapters, :class:`TorchAdapter`,
+:class:`KerasAdapter` and :class:`LightningAdapter`, are imported on first access,
+together with their framework.
 """
 
 import importlib
@@ -50,6 +51,7 @@ __all__ = [
     "make_streaming_strategy",
     "TorchAdapter",
     "KerasAdapter",
+    "LightningAdapter",
     "acquisition",
     "batch",
     "bayesian",
@@ -73,6 +75,7 @@ __all__ = [
 _ADAPTERS = {
     "TorchAdapter": ("al_adapters.adapters.torch", "torch"),
     "KerasAdapter": ("al_adapters.adapters.keras", "keras"),
+    "LightningAdapter": ("al_adapters.adapters.lightning", "lightning"),
 }
 
 

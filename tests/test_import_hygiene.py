@@ -4,7 +4,7 @@ import textwrap
 
 import al_adapters
 
-HEAVY = ("torch", "skorch", "tensorflow", "keras", "scikeras", "jax")
+HEAVY = ("torch", "skorch", "tensorflow", "keras", "scikeras", "jax", "lightning")
 
 
 def test_core_imports_no_framework():
@@ -32,11 +32,13 @@ def test_core_imports_no_framework():
 
 
 def test_public_names_are_listed():
-    adapters = {"TorchAdapter", "KerasAdapter"}  # importing them imports a framework
+    # importing them imports a framework
+    adapters = {"TorchAdapter", "KerasAdapter", "LightningAdapter"}
     for name in set(al_adapters.__all__) - adapters:
         assert name == "__version__" or getattr(al_adapters, name) is not None
     assert "TorchAdapter" in dir(al_adapters)
     assert "KerasAdapter" in dir(al_adapters)
+    assert "LightningAdapter" in dir(al_adapters)
 
 
 def test_unknown_attribute():

@@ -315,13 +315,14 @@ def final_linear(module):
     return linears[-1]
 
 
-def embed_rows(module, X, predict_batch_size):
+def embed_rows(module, X, predict_batch_size, layer=None):
     """Return the input of the final linear layer for the rows of tensor ``X``.
 
-    The forward pass of each slice stops at that layer. Shape ``(n, d)``,
-    float32, on the device of ``X``.
+    The forward pass of each slice stops at that layer (or at ``layer``, a
+    submodule of ``module``, when given). Shape ``(n, d)``, float32, on the
+    device of ``X``.
     """
-    layer = final_linear(module)
+    layer = final_linear(module) if layer is None else layer
     seen = []
 
     def capture(_, args):

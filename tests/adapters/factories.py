@@ -3,8 +3,8 @@
 The contract tests in ``test_contract.py`` run once per adapter through
 :func:`make_adapter`: TorchAdapter (``"torch"``), KerasAdapter (``"keras"``) and
 the plain-torch adapter of docs/writing-an-adapter.md (``"plain"``, from
-``examples/plain_torch_adapter.py``); a framework that is not installed is
-skipped.
+``examples/plain_torch_adapter.py``) and LightningAdapter (``"lightning"``); a
+framework that is not installed is skipped.
 """
 
 import importlib.util
@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 import sklearn
 
-KINDS = ["torch", "keras", "plain"]
+KINDS = ["torch", "keras", "plain", "lightning"]
 
 PLAIN_ADAPTER_FILE = (
     Path(__file__).resolve().parents[2] / "examples" / "plain_torch_adapter.py"
@@ -28,6 +28,7 @@ def installed(kind):
         "torch": ("torch", "skorch"),
         "keras": ("keras", "scikeras"),
         "plain": ("torch",),
+        "lightning": ("torch", "lightning"),
     }[kind]
     return all(importlib.util.find_spec(m) is not None for m in modules)
 
@@ -45,7 +46,7 @@ def plain_module():
 
 def seed(kind, value):
     """Seed the framework's global random state (weight init, shuffling, dropout)."""
-    if kind in ("torch", "plain"):
+    if kind in ("torch", "plain", "lightning"):
         import torch
 
         torch.manual_seed(value)
@@ -82,7 +83,12 @@ def make_adapter(
         "dropout": dropout,
         "batchnorm": batchnorm,
     }
-    build = {"torch": _torch_adapter, "keras": _keras_adapter, "plain": _plain_adapter}
+    build = {
+        "torch": _torch_adapter,
+        "keras": _keras_adapter,
+        "plain": _plain_adapter,
+        "lightning": _lightning_adapter,
+    }
     return build[kind](
         list(classes), architecture, epochs, instance, deterministic, params
     )
@@ -138,6 +144,16 @@ def _plain_adapter(classes, architecture, epochs, instance, deterministic, param
     return plain.PlainTorchAdapter(
         plain.TwoLayerNet(**architecture), classes=classes, **params
     )
+
+
+def _lightning_adapter(classes, architecture, epochs, instance, deterministic, params):
+    # Its module is always an instance (a LightningModule), Adam at lr 0.01.
+    from al_adapters import LightningAdapter
+    from tests.adapters.lightning_models import LitMLP
+
+    defaults = {"max_epochs": epochs, "batch_size": 16, "shuffle": not deterministic}
+    params = {**defaults, **params}
+    return LightningAdapter(LitMLP(**architecture), classes=classes, **params)
 
 
 def dense_layers(kind, adapter):
@@ -200,6 +216,14 @@ def tripwire_params(kind, tripwire):
                 tripwire.tick()
 
         return {"callbacks": [KerasTick()]}
+    if kind == "lightning":
+        import lightning.pytorch as pl
+
+        class LightningTick(pl.Callback):
+            def on_train_epoch_end(self, trainer, pl_module):
+                tripwire.tick()
+
+        return {"callbacks": [LightningTick()]}
     return {"callbacks": [lambda adapter, epoch: tripwire.tick()]}
 
 
