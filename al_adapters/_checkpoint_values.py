@@ -235,7 +235,7 @@ def decode_rows(tree: Any, reader: Reader) -> Any:
     if kind == "array":
         return decode(tree, reader)
     if kind == "sparse":
-        parts = [decode(tree[k], reader) for k in ("data", "indices", "indptr")]
+        parts = tuple(decode(tree[k], reader) for k in ("data", "indices", "indptr"))
         shape = tuple(tree["shape"])
         matrix = (sp.csr_array if tree["array"] else sp.csr_matrix)(parts, shape=shape)
         return matrix.asformat(tree["format"])
