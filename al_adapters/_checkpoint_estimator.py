@@ -48,7 +48,9 @@ def capture(estimator: Any, contents: Contents) -> dict[str, Any]:
     if not isinstance(estimator, SupportsStateDict):
         return {"kind": "skops", "member": contents.add_blob(_skops_dumps(estimator))}
     state = check_state(estimator.state_dict())
-    params = estimator.get_params(deep=False) if hasattr(estimator, "get_params") else {}
+    params = (
+        estimator.get_params(deep=False) if hasattr(estimator, "get_params") else {}
+    )
     return {
         "kind": "state_dict",
         "arrays": {name: contents.add_array(a) for name, a in state.arrays.items()},
@@ -188,7 +190,9 @@ def _skops_loads(data, names, expected=None):
     try:
         refused = [t for t in sio.get_untrusted_types(data=data) if t not in trusted]
     except Exception as exc:  # skops raises many kinds on a damaged file
-        raise CheckpointError(f"the checkpoint's skops estimator is damaged: {exc}") from exc
+        raise CheckpointError(
+            f"the checkpoint's skops estimator is damaged: {exc}"
+        ) from exc
     if refused:
         raise UntrustedCheckpointError(
             f"the checkpoint's estimator holds {', '.join(refused)}, which skops "

@@ -80,7 +80,9 @@ def _capture_result(result, stop, contents):
     return {
         "name": result.name,
         "run_id": encode(result.run_id, contents, "run_id"),
-        "queries": [encode_rows(np.asarray(q), contents, "a query") for q in result.queries],
+        "queries": [
+            encode_rows(np.asarray(q), contents, "a query") for q in result.queries
+        ],
         "labels": [encode_rows(_labels(v), contents, "labels") for v in result.labels],
         "scores": [
             None if s is None else encode_rows(np.asarray(s), contents, "scores")
@@ -117,7 +119,9 @@ def _prepare_result(tree, reader, result, stop):
         result.stopped_by = stopped_by
         if result.curves is not None and tree["curve"] is not None:
             n_labels, values = tree["curve"]
-            points = [(float(n), float(v)) for n, v in zip(n_labels, values, strict=True)]
+            points = [
+                (float(n), float(v)) for n, v in zip(n_labels, values, strict=True)
+            ]
             result.curves._points[result.name, result.run_id] = points
 
     return apply_result
@@ -165,7 +169,11 @@ def _capture_stop(stop, contents):
                 ) from exc
         triggered = [_position(stop, c) for c in getattr(criterion, "triggered_", [])]
         saved.append(
-            {"class": type(criterion).__qualname__, "state": state, "triggered": triggered}
+            {
+                "class": type(criterion).__qualname__,
+                "state": state,
+                "triggered": triggered,
+            }
         )
     return saved
 

@@ -75,7 +75,10 @@ _NOT_CONFIG = {"estimator", "query_strategy", "X_training", "y_training"}
 def save(obj: Any, path: PathLike) -> None:
     """Write a checkpoint of a learner, a committee or a pool to ``path``."""
     contents = Contents()
-    tree = {"object": capture(obj, contents), "global_rng": capture_global_rng(contents)}
+    tree = {
+        "object": capture(obj, contents),
+        "global_rng": capture_global_rng(contents),
+    }
     write(path, tree, contents)
 
 
@@ -136,7 +139,8 @@ def capture_global_rng(contents: Contents) -> dict[str, Any]:
         states["torch"] = encode_array(torch.get_rng_state().numpy(), contents)
         if torch.cuda.is_available() and torch.cuda.is_initialized():
             states["torch_cuda"] = [
-                encode_array(s.numpy(), contents) for s in torch.cuda.get_rng_state_all()
+                encode_array(s.numpy(), contents)
+                for s in torch.cuda.get_rng_state_all()
             ]
     return states
 
@@ -216,10 +220,14 @@ def load_committee(
         for i, member in enumerate(members):
             check_class(member, ActiveLearner)
             given = None if estimators is None else estimators[i]
-            learners.append(_build_learner(ActiveLearner, member, reader, given, None, names))
+            learners.append(
+                _build_learner(ActiveLearner, member, reader, given, None, names)
+            )
         strategy = query_strategy
         if strategy is None:
-            strategy = _resolve_reference(tree["query_strategy"], reader, names, "query_strategy")
+            strategy = _resolve_reference(
+                tree["query_strategy"], reader, names, "query_strategy"
+            )
         committee = cls(learners, query_strategy=strategy, **tree["config"])
         with_undo(committee)(prepare(tree, reader, committee, names))()
         if restore_global_rng:
@@ -304,7 +312,9 @@ def prepare_learner(tree, reader, learner, names):
             f"from a {type(learner._rng).__name__}: build it with the same kind of "
             "random_state"
         )
-    load_estimator = estimators.prepare(tree["estimator"], reader, learner.estimator, names)
+    load_estimator = estimators.prepare(
+        tree["estimator"], reader, learner.estimator, names
+    )
     timings = [dict(t) for t in tree["timings"]]
 
     def apply_learner():
@@ -323,7 +333,9 @@ def _prepare_pool(tree, reader, pool):
             f"the checkpoint's pool has {tree['n_rows']} rows, this one {len(pool)}"
         )
     if rounds.dtype.kind != "i" or (rounds.size and rounds.min() < -1):
-        raise CheckpointError("the checkpoint's pool rounds are not valid round numbers")
+        raise CheckpointError(
+            "the checkpoint's pool rounds are not valid round numbers"
+        )
 
     def apply_pool():
         pool._rounds = rounds.astype(np.int64)

@@ -237,7 +237,9 @@ def test_torch_tensor_training_data_comes_back(tmp_path):
     learner.save(tmp_path / "t.alc")
     from tests.adapters.torch_models import MLP
 
-    loaded = ActiveLearner.load(tmp_path / "t.alc", trusted=["tests.adapters.torch_models.MLP"])
+    loaded = ActiveLearner.load(
+        tmp_path / "t.alc", trusted=["tests.adapters.torch_models.MLP"]
+    )
     assert isinstance(loaded.X_training, torch.Tensor)
     assert torch.equal(loaded.X_training, X)
     assert loaded.estimator.module is MLP
@@ -254,6 +256,8 @@ def test_what_cannot_be_saved_is_refused_by_name(tmp_path):
     learner.save(tmp_path / "learner.alc")  # a lambda is saved as missing
     with pytest.raises(CheckpointError, match="pass query_strategy="):
         ActiveLearner.load(tmp_path / "learner.alc")
-    loaded = ActiveLearner.load(tmp_path / "learner.alc", query_strategy=entropy_sampling)
+    loaded = ActiveLearner.load(
+        tmp_path / "learner.alc", query_strategy=entropy_sampling
+    )
     assert loaded.timings_ == [{"fit": 1.0}] and loaded.X_training is None
     assert not list(tmp_path.glob(".*"))  # no temporary file left behind
