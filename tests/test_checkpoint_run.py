@@ -63,7 +63,11 @@ def torch_setup(X, y):
 def keras_setup(X, y):
     seed("keras", 0)
     adapter = make_adapter(
-        "keras", dropout=0.3, epochs=1, random_state=np.random.default_rng(3)
+        "keras",
+        dropout=0.3,
+        epochs=1,
+        deterministic=False,  # shuffles with seeds drawn from random_state
+        random_state=np.random.default_rng(3),
     )
     learner = ActiveLearner(adapter, X_training=X[START], y_training=y[START])
     return learner, {"only_new": True}
