@@ -69,7 +69,7 @@ class Contents:
 
 
 def write(path: str | os.PathLike[str], tree: Any, contents: Contents) -> Path:
-    """Write ``tree`` and the arrays and blobs of ``contents`` to ``path`` atomically."""
+    """Write ``tree`` and the arrays and blobs of ``contents`` atomically."""
     path = Path(path)
     directory = path.parent if str(path.parent) else Path(".")
     if not directory.is_dir():

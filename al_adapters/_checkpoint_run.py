@@ -9,7 +9,6 @@ the NumPy generators passed in ``query_kwargs`` and ``teach_kwargs``.
 from __future__ import annotations
 
 import os
-from typing import Any
 
 import numpy as np
 
@@ -19,9 +18,9 @@ from al_adapters._checkpoint_trust import trusted_names
 from al_adapters._checkpoint_values import (
     Unencodable,
     decode,
+    decode_rows,
     encode,
     encode_rows,
-    decode_rows,
     is_rng,
     set_rng_state,
 )

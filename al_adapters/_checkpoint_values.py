@@ -42,8 +42,8 @@ def encode(value: Any, contents: Contents, where: str = "value") -> Any:
     if isinstance(value, dict):
         if not all(isinstance(k, str) for k in value):
             raise Unencodable(f"{where} is a dict whose keys are not all strings")
-        items = {k: encode(v, contents, f"{where}[{k!r}]") for k, v in value.items()}
-        return {"$type": "dict", "items": items}
+        mapping = {k: encode(v, contents, f"{where}[{k!r}]") for k, v in value.items()}
+        return {"$type": "dict", "items": mapping}
     if isinstance(value, np.generic):
         return {"$type": "scalar", "dtype": value.dtype.str, "value": value.item()}
     if isinstance(value, np.ndarray):

@@ -132,7 +132,8 @@ def capture_global_rng(contents: Contents) -> dict[str, Any]:
     """Return the states of Python's, NumPy's and (if imported) torch's generators."""
     states = {
         "python": encode(random.getstate(), contents),
-        "numpy": encode(np.random.get_state(legacy=False), contents),
+        # the global generators are saved so that code drawing from them resumes
+        "numpy": encode(np.random.get_state(legacy=False), contents),  # noqa: NPY002,
     }
     torch = sys.modules.get("torch")
     if torch is not None:
@@ -236,7 +237,7 @@ def load_committee(
 
 
 def load_pool(cls: type[Pool], path: PathLike, X: Any) -> Pool:
-    """Build a pool of class ``cls`` over the rows ``X`` from the checkpoint at ``path``."""
+    """Build a pool of class ``cls`` over the rows ``X`` from a checkpoint."""
     with Reader(path) as reader:
         tree = section(reader, "pool", cls)
         pool = cls(X)
@@ -346,7 +347,8 @@ def _prepare_pool(tree, reader, pool):
 
 def prepare_global_rng(reader: Reader):
     """Return ``apply()`` that puts the global generators in the saved states."""
-    tree = reader.tree.get("global_rng") or {}
+    tree = reader.tree.get("global_rng") if isinstance(reader.tree, dict) else None
+    tree = tree or {}
     python = decode(tree["python"], reader) if "python" in tree else None
     numpy_state = decode(tree["numpy"], reader) if "numpy" in tree else None
     torch_state = decode(tree["torch"], reader) if "torch" in tree else None
@@ -357,7 +359,7 @@ def prepare_global_rng(reader: Reader):
             version, state, gauss = python
             random.setstate((version, tuple(state), gauss))
         if numpy_state is not None:
-            np.random.set_state(numpy_state)
+            np.random.set_state(numpy_state)  # noqa: NPY002
         torch = sys.modules.get("torch")
         if torch is not None and torch_state is not None:
             torch.set_rng_state(torch.from_numpy(np.array(torch_state)))

@@ -24,7 +24,7 @@ def rounds_of(learner, X, y, n_rounds, query_kwargs=None, only_new=False):
     pool = np.ones(len(X), dtype=bool)
     if learner.X_training is not None:
         for row in learner.X_training:
-            pool[np.flatnonzero((X == row).all(axis=1))] = False
+            pool[np.flatnonzero((row == X).all(axis=1))] = False
     seen = []
     for _ in range(n_rounds):
         candidates = np.flatnonzero(pool)
@@ -259,5 +259,6 @@ def test_what_cannot_be_saved_is_refused_by_name(tmp_path):
     loaded = ActiveLearner.load(
         tmp_path / "learner.alc", query_strategy=entropy_sampling
     )
-    assert loaded.timings_ == [{"fit": 1.0}] and loaded.X_training is None
+    assert loaded.timings_ == [{"fit": 1.0}]
+    assert loaded.X_training is None
     assert not list(tmp_path.glob(".*"))  # no temporary file left behind

@@ -1,4 +1,4 @@
-"""run(..., checkpoint=..., resume=True): an interrupted run ends as an uninterrupted one."""
+"""run(..., checkpoint=..., resume=True): interrupted runs end as uninterrupted ones."""
 
 import numpy as np
 import pytest
@@ -177,7 +177,8 @@ def test_stopped_run_resumes_as_stopped(iris, tmp_path):
         resume=True,
         **options,
     )
-    assert again.stop_reason == "criterion" and again.n_rounds == first.n_rounds
+    assert again.stop_reason == "criterion"
+    assert again.n_rounds == first.n_rounds
     assert isinstance(again.stopped_by[0], LabelBudget)
     assert pool.n_labelled == 14
 
@@ -196,7 +197,8 @@ def test_resume_without_a_checkpoint_starts_afresh(iris, tmp_path):
         resume=True,
         **options,
     )
-    assert result.n_rounds == 1 and (tmp_path / "new.alc").exists()
+    assert result.n_rounds == 1
+    assert (tmp_path / "new.alc").exists()
     with pytest.raises(ValueError, match="checkpoint="):
         run(learner, pool, y, rounds=1, resume=True)
 
@@ -223,7 +225,7 @@ def test_a_checkpoint_of_another_setup_is_refused_and_changes_nothing(iris, tmp_
             **options,
         )
     committee = Committee([learner])
-    with pytest.raises(CheckpointError, match="holds a ActiveLearner|not a Committee"):
+    with pytest.raises(CheckpointError, match="not a Committee"):
         run(committee, pool, y, rounds=3, checkpoint=path, resume=True)
     np.testing.assert_array_equal(learner.predict_proba(X), before[0])
     np.testing.assert_array_equal(learner.X_training, before[1])
