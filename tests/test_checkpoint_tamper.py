@@ -16,12 +16,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.datasets import load_iris
 
 from al_adapters import ActiveLearner, Pool
 from al_adapters.checkpoint import CheckpointError, UntrustedCheckpointError
-from al_adapters.protocol import ModelState
+from tests.checkpoint_models import Tiny
 
 PAYLOAD = """
 from pathlib import Path
@@ -43,36 +42,6 @@ class Payload(BaseEstimator, ClassifierMixin):
 def attack(*args, **kwargs):
     MARKER.write_text("called")
 """
-
-
-class Tiny(BaseEstimator, ClassifierMixin):
-    """A model with the state protocol and no framework: one weight vector."""
-
-    def __init__(self, scale=1.0):
-        self.scale = scale
-
-    def fit(self, X, y):
-        self.classes_ = np.unique(y)
-        self.w_ = np.asarray(X, dtype=float).mean(axis=0) * self.scale
-        return self
-
-    def predict_proba(self, X):
-        score = np.asarray(X, dtype=float) @ self.w_
-        p = 1 / (1 + np.exp(-score))
-        return np.stack([1 - p, p], axis=1)
-
-    def state_dict(self):
-        if not hasattr(self, "w_"):
-            return ModelState({}, {"format": "tiny/1", "fitted": False})
-        return ModelState(
-            {"w": self.w_.copy(), "classes": self.classes_},
-            {"format": "tiny/1", "fitted": True},
-        )
-
-    def load_state_dict(self, state):
-        self.w_ = state.arrays["w"].copy()
-        self.classes_ = state.arrays["classes"]
-        return self
 
 
 @pytest.fixture
@@ -129,13 +98,13 @@ def test_the_untampered_checkpoint_loads_when_its_class_is_trusted(
     tiny_checkpoint, iris
 ):
     path, learner = tiny_checkpoint
-    with pytest.raises(UntrustedCheckpointError, match=r"test_checkpoint_tamper\.Tiny"):
+    with pytest.raises(UntrustedCheckpointError, match=r"checkpoint_models\.Tiny"):
         ActiveLearner.load(path)
     loaded = ActiveLearner.load(path, trusted=[Tiny])
     np.testing.assert_array_equal(
         loaded.predict_proba(iris[0]), learner.predict_proba(iris[0])
     )
-    loaded = ActiveLearner.load(path, trusted=["tests.test_checkpoint_tamper.Tiny"])
+    loaded = ActiveLearner.load(path, trusted=["tests.checkpoint_models.Tiny"])
     assert isinstance(loaded.estimator, Tiny)
 
 
