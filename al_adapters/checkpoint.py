@@ -12,16 +12,16 @@ imported only when trusted.
 Examples
 --------
 >>> import os, tempfile
->>> from sklearn.datasets import load_iris
->>> from sklearn.linear_model import LogisticRegression
->>> from al_adapters import ActiveLearner
->>> X, y = load_iris(return_X_y=True)
->>> learner = ActiveLearner(LogisticRegression(max_iter=500),
-...                         X_training=X[::30], y_training=y[::30])
->>> path = os.path.join(tempfile.mkdtemp(), "learner.alc")
->>> learner.save(path)  # doctest: +SKIP
->>> ActiveLearner.load(path).predict(X[:3])  # doctest: +SKIP
-array([0, 0, 0])
+>>> import numpy as np
+>>> from al_adapters import Pool
+>>> X = np.zeros((6, 2))
+>>> pool = Pool(X, labelled=[0])
+>>> pool.label([4, 2])
+1
+>>> path = os.path.join(tempfile.mkdtemp(), "pool.alc")
+>>> pool.save(path)
+>>> Pool.load(path, X).rounds
+array([ 0, -1,  1, -1,  1, -1])
 """
 
 from __future__ import annotations
