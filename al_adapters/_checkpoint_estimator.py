@@ -66,7 +66,7 @@ def _spec(estimator, params, contents):
     try:
         return {
             "class": encode(type(estimator), contents, "the estimator's class"),
-            "params": encode(params, contents, "the estimator's parameter"),
+            "params": encode(params, contents, "estimator.get_params()"),
         }
     except Unencodable as exc:
         return {"unavailable": str(exc)}

@@ -118,7 +118,7 @@ def _capture_learner(learner, contents):
     return {
         "kind": "learner",
         "class": import_path(type(learner)),
-        "config": encode(config, contents, "the learner's parameters"),
+        "config": encode(config, contents, "learner.get_params()"),
         "query_strategy": estimators.reference(learner.query_strategy, contents),
         "estimator": estimators.capture(learner.estimator, contents),
         "rng": encode(learner._rng, contents),
