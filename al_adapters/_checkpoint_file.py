@@ -206,7 +206,7 @@ class Reader:
                 f"cannot read array {name!r} of {str(self.path)!r}: {exc}"
             ) from exc
 
-    def blob(self, name: str) -> bytes:
+    def blob(self, name: str) -> bytearray:
         """Return the bytes stored as ``name``, after checking their checksum."""
         self._check_name(name)
         try:
@@ -217,8 +217,14 @@ class Reader:
             ):
                 raise zipfile.BadZipFile("the member is compressed or too large")
             data = bytearray(info.file_size)
+            view, n_read = memoryview(data), 0
             with self._archive.open(name) as member:
-                n_read = member.readinto(data)
+                while n_read < len(data):
+                    chunk = member.read(min(len(data) - n_read, 1 << 26))
+                    if not chunk:
+                        break
+                    view[n_read : n_read + len(chunk)] = chunk
+                    n_read += len(chunk)
                 if n_read != len(data) or member.read(1):
                     raise zipfile.BadZipFile("the member's size is not as recorded")
         except (zipfile.BadZipFile, KeyError, OSError) as exc:
