@@ -88,7 +88,7 @@ def test_interrupted_run_resumes_as_the_uninterrupted_one(iris, tmp_path, kind):
     if kind == "sklearn":
         pytest.importorskip("skops")
     X, y = iris
-    n_rounds, n_instances = 4, 5
+    n_rounds, n_instances = 3, 5
 
     learner, options = SETUPS[kind](X, y)
     ref_pool = Pool(X, labelled=START)
