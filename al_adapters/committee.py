@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+import os
+from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -13,6 +14,7 @@ from sklearn.exceptions import NotFittedError
 from sklearn.metrics import accuracy_score
 
 from al_adapters import _backend
+from al_adapters import checkpoint as _checkpoint
 from al_adapters._query import timed_fit, timed_query
 from al_adapters._typing import Array, Labels, QueryResult, QueryStrategy, Rows
 from al_adapters.disagreement import vote_entropy_sampling
@@ -362,3 +364,56 @@ class Committee(BaseEstimator):
     def score(self, X: Rows, y: Labels, sample_weight: Array | None = None) -> float:
         """Return the accuracy of :meth:`predict` on ``(X, y)``."""
         return accuracy_score(y, self.predict(X), sample_weight=sample_weight)
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Write a checkpoint of the committee and every member to ``path``, atomically.
+
+        Parameters
+        ----------
+        path : str or path
+            The file to write (replaced if it exists). See
+            :meth:`ActiveLearner.save <al_adapters.ActiveLearner.save>`.
+        """
+        _checkpoint.save(self, path)
+
+    @classmethod
+    def load(
+        cls,
+        path: str | os.PathLike[str],
+        *,
+        estimators: list[Any] | None = None,
+        query_strategy: QueryStrategy | None = None,
+        trusted: Iterable[Any] | None = None,
+        restore_global_rng: bool = True,
+    ) -> Committee:
+        """Build the committee saved at ``path``; no code of the file runs.
+
+        Parameters
+        ----------
+        path : str or path
+            A file written by :meth:`save`.
+        estimators : list of estimators, default=None
+            One unfitted estimator per member, built as the saved ones were, to
+            load into; None builds them from the saved classes and parameters.
+        query_strategy : callable, default=None
+            The committee's strategy; None takes the saved one.
+        trusted : list of classes, functions or dotted names, default=None
+            Code the checkpoint may name (see
+            :meth:`ActiveLearner.load <al_adapters.ActiveLearner.load>`).
+        restore_global_rng : bool, default=True
+            Also put the global generators in their saved states.
+
+        Returns
+        -------
+        committee : Committee
+            The committee, whose next query and teach give what the saved one's
+            would have.
+        """
+        return _checkpoint.load_committee(
+            cls,
+            path,
+            estimators=estimators,
+            query_strategy=query_strategy,
+            trusted=trusted,
+            restore_global_rng=restore_global_rng,
+        )

@@ -5,8 +5,9 @@ from __future__ import annotations
 import contextlib
 import copy
 import inspect
+import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
@@ -16,6 +17,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import check_is_fitted, check_random_state
 
 from al_adapters import _backend, _rows
+from al_adapters import checkpoint as _checkpoint
 from al_adapters._buffer import RowBuffer
 from al_adapters._conform import as_training_labels, as_training_rows
 from al_adapters._query import timed_fit, timed_query
@@ -563,6 +565,76 @@ class ActiveLearner(BaseEstimator):
 
     def __sklearn_is_fitted__(self) -> bool:
         return _is_fitted(self.estimator)
+
+    # -- checkpoints ----------------------------------------------------------
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Write a checkpoint of the learner to ``path``, atomically.
+
+        It holds the training data, the estimator (its ``state_dict``, or
+        ``skops`` for a scikit-learn estimator), the random generators, the
+        timings and the parameters. A crash while writing leaves the file that
+        was at ``path`` before. See ``docs/long-runs.md``.
+
+        Parameters
+        ----------
+        path : str or path
+            The file to write (replaced if it exists).
+        """
+        _checkpoint.save(self, path)
+
+    @classmethod
+    def load(
+        cls,
+        path: str | os.PathLike[str],
+        *,
+        estimator: Any = None,
+        query_strategy: QueryStrategy | None = None,
+        trusted: Iterable[Any] | None = None,
+        restore_global_rng: bool = True,
+    ) -> ActiveLearner:
+        """Build the learner saved at ``path``; no code of the file runs.
+
+        Parameters
+        ----------
+        path : str or path
+            A file written by :meth:`save`.
+        estimator : estimator, default=None
+            An unfitted estimator built as the saved one was, to load the saved
+            state into. None builds it from the saved class and parameters.
+        query_strategy : callable, default=None
+            The query strategy; None takes the saved one (by import path).
+        trusted : list of classes, functions or dotted names, default=None
+            Code the checkpoint may name besides al_adapters' own, torch's
+            losses and optimizers and the types ``skops`` trusts, such as
+            ``[MyNet]`` or ``["my_package.MyNet"]``. Anything else is refused
+            before it is imported.
+        restore_global_rng : bool, default=True
+            Also put Python's, NumPy's and torch's global generators in their
+            saved states, so that training that draws from them continues as it
+            would have.
+
+        Returns
+        -------
+        learner : ActiveLearner
+            The learner; its next query and teach give what the saved one's
+            would have.
+
+        Raises
+        ------
+        al_adapters.checkpoint.UntrustedCheckpointError
+            If the file names code that is not trusted.
+        al_adapters.checkpoint.CheckpointError
+            If the file is damaged, truncated or not a learner checkpoint.
+        """
+        return _checkpoint.load_learner(
+            cls,
+            path,
+            estimator=estimator,
+            query_strategy=query_strategy,
+            trusted=trusted,
+            restore_global_rng=restore_global_rng,
+        )
 
 
 def _estimator_restorer(estimator):

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import numbers
+import os
 import time
 import warnings
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -13,6 +14,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from al_adapters import _backend
+from al_adapters._checkpoint_run import restore_run, save_run
 from al_adapters.curves import LearningCurves
 from al_adapters.pool import Pool
 from al_adapters.stopping import RoundState, StoppingCriterion
@@ -40,8 +42,8 @@ class RunResult:
     timings : list of dict
         Seconds per round: the learner's ``"score"``, ``"select"`` and ``"fit"``
         (see :attr:`ActiveLearner.timings_ <al_adapters.ActiveLearner>`), and
-        ``"oracle"``, ``"evaluate"`` and ``"stop"`` for the oracle, the
-        evaluation and the stopping criteria.
+        ``"oracle"``, ``"evaluate"``, ``"stop"`` and ``"checkpoint"`` for the
+        oracle, the evaluation, the stopping criteria and writing the checkpoint.
     curves : LearningCurves or None
         The learning curves the run recorded into; None without ``evaluate``.
     name, run_id : str, hashable
@@ -105,6 +107,9 @@ def run(
     query_kwargs: dict[str, Any] | None = None,
     teach_kwargs: dict[str, Any] | None = None,
     progress: bool = False,
+    checkpoint: str | os.PathLike[str] | None = None,
+    resume: bool = False,
+    trusted: Iterable[Any] | None = None,
 ) -> RunResult:
     """Run active learning: query, label, teach and evaluate, round after round.
 
@@ -155,6 +160,21 @@ def run(
     progress : bool, default=False
         Show a progress bar over the rounds (``tqdm.auto``: a widget in
         notebooks, text elsewhere) with the labels so far and the last metric.
+    checkpoint : str or path, default=None
+        A file to write, atomically, at the end of every round (and when a
+        criterion stops the run): the learner, the pool, the rounds so far, the
+        learning curve, the state of the stopping criteria and of the NumPy
+        generators in ``query_kwargs`` and ``teach_kwargs``, and the global
+        generators (see ``docs/long-runs.md``).
+    resume : bool, default=False
+        When ``checkpoint`` exists, continue from it: the learner, the pool,
+        ``stop`` and those generators are loaded with its state, so that the run
+        goes on as it would have without the interruption. ``rounds`` counts the
+        rounds before the interruption too. Without the file, start afresh.
+    trusted : list of classes, functions or dotted names, default=None
+        Types the checkpoint's scikit-learn estimator may hold besides those
+        ``skops`` trusts and the estimator's own class (see
+        :meth:`ActiveLearner.load <al_adapters.ActiveLearner.load>`).
 
     Returns
     -------
@@ -202,6 +222,9 @@ def run(
     teach_kwargs = dict(teach_kwargs or {})
     if "n_instances" in query_kwargs:
         raise TypeError("pass n_instances to run itself, not in query_kwargs")
+    if resume and checkpoint is None:
+        raise ValueError("resume=True needs the checkpoint file: pass checkpoint=...")
+    kwargs = {"query_kwargs": query_kwargs, "teach_kwargs": teach_kwargs}
 
     if name is None:
         strategy = getattr(learner, "query_strategy", None)
@@ -209,12 +232,26 @@ def run(
     result = RunResult(name=name, run_id=run_id)
     if measure is not None:
         result.curves = LearningCurves() if curves is None else curves
-        _record(result, pool, measure(learner), initial=True)
     if stop is not None:
         stop.reset()
+    resumed = resume and os.path.exists(checkpoint)  # type: ignore[arg-type]
+    if resumed:
+        restore_run(checkpoint, learner, pool, result, stop, kwargs, trusted)
+        if result.stop_reason == "criterion":
+            return result
+    elif measure is not None:
+        _record(result, pool, measure(learner), initial=True)
 
     total = rounds if rounds is not None else -(-pool.n_unlabelled // n_instances)
-    bar = tqdm(total=total, desc="active learning", unit="round", disable=not progress)
+    if rounds is None:
+        total += result.n_rounds
+    bar = tqdm(
+        total=total,
+        initial=result.n_rounds,
+        desc="active learning",
+        unit="round",
+        disable=not progress,
+    )
     with bar:
         while True:
             if rounds is not None and result.n_rounds >= rounds:
@@ -234,6 +271,8 @@ def run(
                 if stopping:
                     result.stop_reason = "criterion"
                     result.stopped_by = getattr(stop, "triggered_", None) or [stop]
+                    if checkpoint is not None:
+                        save_run(checkpoint, learner, pool, result, stop, kwargs)
                     break
             tick = time.perf_counter()
             labels = ask(query_rows, query_idx)
@@ -253,6 +292,10 @@ def run(
             else:
                 bar.set_postfix(labels=pool.n_labelled)
             result.timings.append(timings)
+            if checkpoint is not None:
+                tick = time.perf_counter()
+                save_run(checkpoint, learner, pool, result, stop, kwargs)
+                timings["checkpoint"] = time.perf_counter() - tick
             bar.update()
     return result
 

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 from numpy.typing import ArrayLike
 
 from al_adapters import _rows
+from al_adapters import checkpoint as _checkpoint
 from al_adapters._backend._sources import as_source
 from al_adapters._typing import Rows
 
@@ -145,6 +148,36 @@ class Pool:
     def rows(self, indices: ArrayLike) -> Rows:
         """Return the rows of ``X`` at ``indices`` (only those rows are copied)."""
         return _rows.take_rows(self.source, self._check_indices(indices, unique=False))
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Write which rows were labelled in which round to ``path``, atomically.
+
+        The rows themselves are not written: :meth:`load` is given them again.
+
+        Parameters
+        ----------
+        path : str or path
+            The file to write (replaced if it exists).
+        """
+        _checkpoint.save(self, path)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str], X: Rows) -> Pool:
+        """Build the pool saved at ``path`` over the rows ``X``.
+
+        Parameters
+        ----------
+        path : str or path
+            A file written by :meth:`save`.
+        X : array-like, Dataset, DataLoader or iterable
+            The pool's rows, as given to the saved pool (same number, same order).
+
+        Returns
+        -------
+        pool : Pool
+            The pool, with the saved rounds.
+        """
+        return _checkpoint.load_pool(cls, path, X)
 
     def _mark(self, indices, round):
         indices = self._check_indices(indices)
