@@ -50,6 +50,7 @@ __all__ = [
     "make_streaming_strategy",
     "TorchAdapter",
     "KerasAdapter",
+    "HFAdapter",
     "acquisition",
     "batch",
     "bayesian",
@@ -73,6 +74,7 @@ __all__ = [
 _ADAPTERS = {
     "TorchAdapter": ("al_adapters.adapters.torch", "torch"),
     "KerasAdapter": ("al_adapters.adapters.keras", "keras"),
+    "HFAdapter": ("al_adapters.adapters.hf", "hf"),
 }
 
 

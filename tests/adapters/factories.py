@@ -3,8 +3,9 @@
 The contract tests in ``test_contract.py`` run once per adapter through
 :func:`make_adapter`: TorchAdapter (``"torch"``), KerasAdapter (``"keras"``) and
 the plain-torch adapter of docs/writing-an-adapter.md (``"plain"``, from
-``examples/plain_torch_adapter.py``); a framework that is not installed is
-skipped.
+``examples/plain_torch_adapter.py``) and HFAdapter (``"hf"``, over a tiny
+``PreTrainedModel`` that reads numeric rows); a framework that is not installed
+is skipped.
 """
 
 import importlib.util
@@ -16,7 +17,7 @@ import numpy as np
 import pytest
 import sklearn
 
-KINDS = ["torch", "keras", "plain"]
+KINDS = ["torch", "keras", "plain", "hf"]
 
 PLAIN_ADAPTER_FILE = (
     Path(__file__).resolve().parents[2] / "examples" / "plain_torch_adapter.py"
@@ -28,6 +29,7 @@ def installed(kind):
         "torch": ("torch", "skorch"),
         "keras": ("keras", "scikeras"),
         "plain": ("torch",),
+        "hf": ("torch", "transformers"),
     }[kind]
     return all(importlib.util.find_spec(m) is not None for m in modules)
 
@@ -45,7 +47,7 @@ def plain_module():
 
 def seed(kind, value):
     """Seed the framework's global random state (weight init, shuffling, dropout)."""
-    if kind in ("torch", "plain"):
+    if kind in ("torch", "plain", "hf"):
         import torch
 
         torch.manual_seed(value)
@@ -82,7 +84,12 @@ def make_adapter(
         "dropout": dropout,
         "batchnorm": batchnorm,
     }
-    build = {"torch": _torch_adapter, "keras": _keras_adapter, "plain": _plain_adapter}
+    build = {
+        "torch": _torch_adapter,
+        "keras": _keras_adapter,
+        "plain": _plain_adapter,
+        "hf": _hf_adapter,
+    }
     return build[kind](
         list(classes), architecture, epochs, instance, deterministic, params
     )
@@ -140,6 +147,16 @@ def _plain_adapter(classes, architecture, epochs, instance, deterministic, param
     )
 
 
+def _hf_adapter(classes, architecture, epochs, instance, deterministic, params):
+    # Its model is always an instance.
+    from al_adapters import HFAdapter
+    from tests.adapters.hf_models import feature_classifier
+
+    defaults = {"epochs": epochs, "lr": 0.01, "batch_size": 16}
+    params = {**defaults, "shuffle": not deterministic, **params}
+    return HFAdapter(feature_classifier(**architecture), classes=classes, **params)
+
+
 def dense_layers(kind, adapter):
     """Return ``[(W, b), ...]`` of the adapter's fitted linear layers (NumPy, x @ W)."""
     if kind == "keras":
@@ -152,7 +169,7 @@ def dense_layers(kind, adapter):
         ]
     from torch import nn
 
-    module = adapter.module_
+    module = adapter.model_ if kind == "hf" else adapter.module_
     return [
         (m.weight.detach().cpu().numpy().T, m.bias.detach().cpu().numpy())
         for m in module.modules()
