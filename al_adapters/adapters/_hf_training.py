@@ -26,6 +26,11 @@ def build_optimizer(model, optimizer, lr, weight_decay):
     return optimizer(params, lr=lr, weight_decay=weight_decay)
 
 
+def has_lazy_parameters(model):
+    """Tell whether the model has parameters whose shapes are not known yet."""
+    return any(nn.parameter.is_lazy(p) for p in model.parameters())
+
+
 def has_running_stats(model):
     """Tell whether a layer of the model keeps running statistics (BatchNorm)."""
     return any(isinstance(m, inference._RUNNING_STATS) for m in model.modules())

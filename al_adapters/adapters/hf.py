@@ -1,8 +1,9 @@
 """HFAdapter: a Hugging Face ``transformers`` classifier as an active-learning model."""
 
 try:
-    import torch
     import transformers  # noqa: F401 - the extra this adapter needs
+
+    import torch
 except ImportError as exc:  # pragma: no cover - depends on the environment
     raise ImportError(
         "HFAdapter needs PyTorch and Hugging Face transformers: "
@@ -200,7 +201,7 @@ class HFAdapter(ClassifierMixin, BaseEstimator):
         epochs = base.check_count(kwargs.get("epochs"), "epochs", allow_none=True)
         with base.unchanged_on_error(self, in_place=False):
             X, codes = self._training_data(X, y, reset=True)
-            self._build()
+            self._build(X)
             _hf_training.train(self, X, codes, epochs or base.check_count(
                 self.epochs, "epochs"))
         return self
@@ -244,8 +245,12 @@ class HFAdapter(ClassifierMixin, BaseEstimator):
         X = self._rows(X, reset=reset)
         return X, base.encode_labels(y, self._classes(), inputs_of.n_rows(X))
 
-    def _build(self):
-        """Make ``model_`` (a fresh copy of ``model``), its optimizer and scheduler."""
+    def _build(self, X=None):
+        """Make ``model_`` (a fresh copy of ``model``), its optimizer and scheduler.
+
+        Lazy layers (``nn.LazyLinear``...) take their shapes from a first
+        forward pass on a row of ``X``.
+        """
         classes = self._classes()
         base.check_precision(self.precision)
         base.check_count(self.batch_size, "batch_size")
@@ -257,6 +262,11 @@ class HFAdapter(ClassifierMixin, BaseEstimator):
                 f"num_labels={len(classes)}"
             )
         model = copy.deepcopy(self.model).to(self._target_device()).eval()
+        if X is not None and _hf_training.has_lazy_parameters(model):
+            self.model_ = model
+            with torch.no_grad():
+                encode = self._encoder()
+                model(**encode(inputs_of.take(X, slice(0, 2)), self._target_device()))
         optimizer = self.optimizer or torch.optim.AdamW
         self.model_ = model
         self.optimizer_ = _hf_training.build_optimizer(

@@ -49,7 +49,10 @@ class FeatureClassifier(PreTrainedModel):
 
     def __init__(self, config):
         super().__init__(config)
-        layers = [nn.Linear(config.n_features, config.hidden)]
+        if config.n_features is None:
+            layers = [nn.LazyLinear(config.hidden)]
+        else:
+            layers = [nn.Linear(config.n_features, config.hidden)]
         if config.batchnorm:
             layers.append(nn.BatchNorm1d(config.hidden))
         layers += [nn.ReLU(), nn.Dropout(config.dropout)]
