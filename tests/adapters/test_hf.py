@@ -353,10 +353,20 @@ def _lazy_model():
     return FeatureClassifier(FeatureConfig(n_features=None, num_labels=3))
 
 
+def _expected_failed_checks(estimator):
+    return {
+        **expected_failed_api_checks(estimator),
+        "check_estimators_overwrite_params": (
+            "the check compares joblib hashes of a deep copy of the model; a lazy "
+            "layer's uninitialised parameters hash differently in every copy"
+        ),
+    }
+
+
 @parametrize_with_checks(
     [HFAdapter(_lazy_model(), classes=[0, 1, 2], epochs=2, lr=0.01)],
     legacy=False,
-    expected_failed_checks=expected_failed_api_checks,
+    expected_failed_checks=_expected_failed_checks,
 )
 def test_scikit_learn_api_checks(estimator, check):
     check(estimator)
