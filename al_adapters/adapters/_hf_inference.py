@@ -26,7 +26,10 @@ from al_adapters.adapters import _hf_inputs as inputs_of
 from al_adapters.adapters._torch_inference import seeded  # noqa: F401 - re-exported
 
 _HEAD_NAMES = ("classifier", "score", "head")
-_RUNNING_STATS = (nn.modules.batchnorm._BatchNorm, nn.modules.instancenorm._InstanceNorm)
+_RUNNING_STATS = (
+    nn.modules.batchnorm._BatchNorm,
+    nn.modules.instancenorm._InstanceNorm,
+)
 
 
 def model_device(model):
@@ -44,7 +47,7 @@ def autocast(device, precision):
 
 
 def run(model, encode, X, forward, *, batch_size, precision):
-    """Return ``forward(model_inputs)`` for every pass of ``X``, joined on ``dim=-2``."""
+    """Return ``forward(inputs)`` for every pass of ``X``, joined on ``dim=-2``."""
     device = model_device(model)
     n = inputs_of.n_rows(X)
     parts = []

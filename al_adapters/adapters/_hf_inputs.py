@@ -54,7 +54,7 @@ def is_text(X):
 
 
 def on_device(X):
-    """Tell whether scoring ``X`` gives tensors: device rows, tensors, tensor columns."""
+    """Tell whether scoring ``X`` gives tensors (device rows, tensors, their dicts)."""
     if isinstance(X, (DeviceRows, torch.Tensor)):
         return True
     return (
@@ -230,7 +230,9 @@ def trim_padding(inputs):
     width = mask.shape[1]
     return {
         name: value[:, :length]
-        if isinstance(value, torch.Tensor) and value.ndim >= 2 and value.shape[1] == width
+        if isinstance(value, torch.Tensor)
+        and value.ndim >= 2
+        and value.shape[1] == width
         else value
         for name, value in inputs.items()
     }

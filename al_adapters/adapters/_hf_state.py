@@ -1,4 +1,4 @@
-"""An HFAdapter's state as host arrays plus JSON metadata (see :mod:`al_adapters.protocol`).
+"""An HFAdapter's state: host arrays plus JSON metadata (:mod:`al_adapters.protocol`).
 
 Arrays:
 
@@ -52,7 +52,9 @@ def model_arrays(model, trainable_only):
     if trainable_only:
         keep = trainable_names(model)
         weights = {k: v for k, v in weights.items() if k in keep}
-    arrays = {f"model.{k}": _to_numpy(v, f"model.{k}", dtypes) for k, v in weights.items()}
+    arrays = {
+        f"model.{k}": _to_numpy(v, f"model.{k}", dtypes) for k, v in weights.items()
+    }
     return arrays, dtypes
 
 
@@ -129,7 +131,9 @@ def load(adapter, state):
         {k: tuple(v) if k == "betas" else v for k, v in group.items()}
         for group in meta["param_groups"]
     ]
-    adapter.optimizer_.load_state_dict({"state": optimizer_state, "param_groups": groups})
+    adapter.optimizer_.load_state_dict(
+        {"state": optimizer_state, "param_groups": groups}
+    )
     if adapter.scheduler_ is not None and meta["scheduler"] is not None:
         scheduler_state = adapter.scheduler_.state_dict()
         scheduler_state.update(meta["scheduler"])

@@ -1,9 +1,8 @@
 """HFAdapter: a Hugging Face ``transformers`` classifier as an active-learning model."""
 
 try:
-    import transformers  # noqa: F401 - the extra this adapter needs
-
     import torch
+    import transformers  # noqa: F401 - the extra this adapter needs
 except ImportError as exc:  # pragma: no cover - depends on the environment
     raise ImportError(
         "HFAdapter needs PyTorch and Hugging Face transformers: "
@@ -202,8 +201,9 @@ class HFAdapter(ClassifierMixin, BaseEstimator):
         with base.unchanged_on_error(self, in_place=False):
             X, codes = self._training_data(X, y, reset=True)
             self._build(X)
-            _hf_training.train(self, X, codes, epochs or base.check_count(
-                self.epochs, "epochs"))
+            _hf_training.train(
+                self, X, codes, epochs or base.check_count(self.epochs, "epochs")
+            )
         return self
 
     def partial_fit(
@@ -234,8 +234,9 @@ class HFAdapter(ClassifierMixin, BaseEstimator):
             return self.fit(X, y) if epochs is None else self.fit(X, y, epochs=epochs)
         with base.unchanged_on_error(self, in_place=True):
             X, codes = self._training_data(X, y, reset=False)
-            _hf_training.train(self, X, codes, epochs or base.check_count(
-                self.epochs, "epochs"))
+            _hf_training.train(
+                self, X, codes, epochs or base.check_count(self.epochs, "epochs")
+            )
         return self
 
     def _classes(self):
@@ -466,9 +467,7 @@ class HFAdapter(ClassifierMixin, BaseEstimator):
         """
         check_is_fitted(self)
         head = inference.find_head(self.model_, self.embed_layer)
-        return self._score(
-            X, inference.embedder(self.model_, head), kwargs, "embed"
-        )
+        return self._score(X, inference.embedder(self.model_, head), kwargs, "embed")
 
     def predict(self, X: Any, **kwargs: Any) -> np.ndarray:
         """Return the most probable label of each row, from ``classes_``."""
@@ -515,7 +514,7 @@ class HFAdapter(ClassifierMixin, BaseEstimator):
             )
         if not meta["fitted"]:
             for name in ("model_", "optimizer_", "scheduler_", "classes_", "n_steps_"):
-                vars(self).pop(name, None)
+                self.__dict__.pop(name, None)
             return self
         classes = self._classes()
         if meta["classes"] != classes.tolist():

@@ -14,16 +14,16 @@ import numpy as np
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from tokenizers import Tokenizer, models, pre_tokenizers, trainers  # noqa: E402
-from torch import nn  # noqa: E402
-from transformers import (  # noqa: E402
+from tokenizers import Tokenizer, models, pre_tokenizers, trainers
+from torch import nn
+from transformers import (
     BertConfig,
     BertForSequenceClassification,
     PretrainedConfig,
     PreTrainedModel,
     PreTrainedTokenizerFast,
 )
-from transformers.modeling_outputs import SequenceClassifierOutput  # noqa: E402
+from transformers.modeling_outputs import SequenceClassifierOutput
 
 POSITIVE = ["good", "great", "fine", "nice", "happy", "superb", "lovely", "bright"]
 NEGATIVE = ["bad", "awful", "poor", "sad", "grim", "dull", "ugly", "broken"]
@@ -33,9 +33,7 @@ FILLER = ["the", "film", "was", "a", "plot", "and", "very", "story", "cast", "it
 class FeatureConfig(PretrainedConfig):
     model_type = "al-adapters-features"
 
-    def __init__(
-        self, n_features=4, hidden=16, dropout=0.0, batchnorm=False, **kwargs
-    ):
+    def __init__(self, n_features=4, hidden=16, dropout=0.0, batchnorm=False, **kwargs):
         self.n_features = n_features
         self.hidden = hidden
         self.dropout = dropout
@@ -69,7 +67,9 @@ class FeatureClassifier(PreTrainedModel):
         )
 
 
-def feature_classifier(n_features=4, n_classes=3, hidden=16, dropout=0.0, batchnorm=False):
+def feature_classifier(
+    n_features=4, n_classes=3, hidden=16, dropout=0.0, batchnorm=False
+):
     config = FeatureConfig(
         n_features=n_features,
         hidden=hidden,

@@ -82,9 +82,7 @@ def test_it_learns_raw_text_and_scores_it_as_the_model_does(fitted, text):
     encoded = fitted.tokenizer(texts, padding=True, return_tensors="pt")
     with torch.no_grad():
         logits = fitted.model_(**encoded).logits
-    assert_allclose(
-        fitted.predict_proba(texts), logits.softmax(-1).numpy(), atol=1e-5
-    )
+    assert_allclose(fitted.predict_proba(texts), logits.softmax(-1).numpy(), atol=1e-5)
 
 
 def test_the_given_model_is_never_trained(tokenizer, text):
@@ -105,11 +103,9 @@ def test_the_given_model_is_never_trained(tokenizer, text):
 def test_pre_tokenized_columns_score_as_the_raw_text(fitted, tokenizer, text):
     texts, _ = text
     expected = fitted.predict_proba(texts)
-    ragged = {k: list(v) for k, v in tokenizer(texts[:5] + ["good"]).items()}
+    ragged = {k: list(v) for k, v in tokenizer([*texts[:5], "good"]).items()}
     assert len({len(ids) for ids in ragged["input_ids"]}) == 2  # padded by the adapter
-    assert_allclose(
-        fitted.predict_proba(ragged)[:5], expected[:5], atol=1e-5
-    )
+    assert_allclose(fitted.predict_proba(ragged)[:5], expected[:5], atol=1e-5)
     columns = {"text": texts, "label": [0] * len(texts)}
     assert_allclose(fitted.predict_proba(columns), expected, atol=1e-5)
     tensors = dict(tokenizer(texts, padding=True, return_tensors="pt"))
@@ -320,7 +316,8 @@ def test_bfloat16_scoring_is_close_and_float32_out(fitted, text):
         samples = fitted.sample_proba(texts, 2, random_state=0)
     finally:
         fitted.set_params(precision=None)
-    assert low.dtype == np.float32 and samples.dtype == np.float32
+    assert low.dtype == np.float32
+    assert samples.dtype == np.float32
     assert_allclose(low, full, atol=0.05)
     assert not np.array_equal(low, full)  # it did run in bfloat16
 
