@@ -78,6 +78,7 @@ def tests_hf(session):
     session.install("-e", ".[test,hf]", *HF)
     session.run(
         "pytest",
+        "al_adapters/adapters/hf.py",
         "tests/adapters/test_hf.py",
         "tests/adapters/test_contract.py",
         "tests/test_examples_hf.py",

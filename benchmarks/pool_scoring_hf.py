@@ -1,4 +1,4 @@
-"""Pool scoring with a transformer: HFAdapter against the bare model and Trainer.predict.
+"""Pool scoring with a transformer: HFAdapter, the bare model and Trainer.predict.
 
 One uncertainty query (``n_instances=10``) over a pool of raw texts of 126 words
 (128 tokens with [CLS] and [SEP]), scored by a BERT built from a config (hidden
@@ -70,7 +70,10 @@ def build(n):
     )  # fmt: skip
     lengths = rng.integers(WORDS // 2, WORDS + 1, size=n)
     ids = rng.integers(0, len(vocabulary), size=(n, WORDS))
-    texts = [" ".join(vocabulary[i] for i in row[:k]) for row, k in zip(ids, lengths)]
+    texts = [
+        " ".join(vocabulary[i] for i in row[:k])
+        for row, k in zip(ids, lengths, strict=True)
+    ]
     torch.manual_seed(0)
     config = BertConfig(
         vocab_size=len(tokenizer), hidden_size=HIDDEN, num_hidden_layers=LAYERS,
@@ -132,7 +135,8 @@ def path_trainer(model, tokenizer, texts):
     def run():
         encoded = tokenizer(texts, truncation=True, max_length=128)
         rows = [
-            {k: encoded[k][i] for k in encoded} for i in range(len(encoded["input_ids"]))
+            {k: encoded[k][i] for k in encoded}
+            for i in range(len(encoded["input_ids"]))
         ]
         logits = trainer.predict(rows).predictions
         logits = logits - logits.max(axis=1, keepdims=True)

@@ -11,10 +11,12 @@ your Hugging Face cache, e.g. ``--model distilbert-base-uncased``.
 
 Each round, the learner picks the reviews the model is least sure of
 (``--strategy uncertainty``) or those where MC dropout disagrees the most
-(``--strategy bald``), "labels" them, and fine-tunes on them
-(``teach(only_new=True)``: warm, optimizer state kept).
+(``--strategy bald``), "labels" them, and fine-tunes a fresh copy of the model
+on every label so far (``teach``); with ``--warm`` it goes on training on the
+new labels only (``teach(only_new=True)``: optimizer state kept), which is
+cheaper per round for a large model.
 
-Run: ``python finetune_transformer.py [--rounds 6] [--strategy bald]``.
+Run: ``python finetune_transformer.py [--rounds 6] [--strategy bald] [--warm]``.
 """
 
 import argparse
@@ -29,8 +31,21 @@ from al_adapters.uncertainty import uncertainty_sampling
 
 POSITIVE = ["good", "great", "excellent", "lovely", "superb", "reliable", "sturdy"]
 NEGATIVE = ["bad", "poor", "awful", "flimsy", "broken", "useless", "cheap"]
-NEUTRAL = ["the", "a", "it", "was", "this", "phone", "case", "battery", "screen",
-           "arrived", "and", "very", "really", "quite", "box", "price", "color"]  # fmt: skip
+NEUTRAL = [
+    "the",
+    "a",
+    "it",
+    "was",
+    "this",
+    "phone",
+    "case",
+    "battery",
+    "screen",
+    "arrived",
+    "and",
+    "very",
+    "box",
+]
 
 
 def reviews(n, rng):
@@ -50,7 +65,7 @@ def reviews(n, rng):
 
 
 def tiny_model_and_tokenizer(texts):
-    """A 2-layer BERT from a config, and a word-level tokenizer over ``texts``."""
+    """Return a 2-layer BERT from a config and a word-level tokenizer of ``texts``."""
     from tokenizers import Tokenizer, models, pre_tokenizers, processors, trainers
     from transformers import (
         BertConfig,
@@ -87,7 +102,7 @@ def tiny_model_and_tokenizer(texts):
 
 
 def pretrained_model_and_tokenizer(name):
-    """A cached checkpoint (nothing is downloaded when HF_HUB_OFFLINE=1)."""
+    """Return a cached checkpoint (nothing is downloaded with HF_HUB_OFFLINE=1)."""
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(name)
@@ -100,7 +115,9 @@ def main(argv=None):
     parser.add_argument("--model", default=None, help="a cached checkpoint name")
     parser.add_argument("--strategy", choices=["uncertainty", "bald"], default="bald")
     parser.add_argument("--rounds", type=int, default=6)
+    parser.add_argument("--initial", type=int, default=32)
     parser.add_argument("--per-round", type=int, default=16)
+    parser.add_argument("--warm", action="store_true", help="teach(only_new=True)")
     parser.add_argument("--pool-size", type=int, default=1000)
     parser.add_argument("--device", default="auto")
     parser.add_argument("--seed", type=int, default=0)
@@ -113,10 +130,10 @@ def main(argv=None):
     test_texts, test_y = texts[args.pool_size :], y[args.pool_size :]
     if args.model is None:
         model, tokenizer = tiny_model_and_tokenizer(pool_texts)
-        settings = {"lr": 5e-3, "epochs": 5}
+        settings = {"lr": 2e-3, "epochs": 10}
     else:
         model, tokenizer = pretrained_model_and_tokenizer(args.model)
-        settings = {"lr": 3e-5, "epochs": 3, "precision": None}
+        settings = {"lr": 3e-5, "epochs": 3}
     adapter = HFAdapter(
         model,
         classes=["negative", "positive"],
@@ -129,7 +146,7 @@ def main(argv=None):
     labels = np.array(["negative", "positive"])
 
     pool = Pool(pool_texts)
-    start = rng.choice(args.pool_size, size=args.per_round, replace=False)
+    start = rng.choice(args.pool_size, size=args.initial, replace=False)
     pool.label(start)
     strategy = bald_sampling if args.strategy == "bald" else uncertainty_sampling
     learner = ActiveLearner(
@@ -142,12 +159,13 @@ def main(argv=None):
     accuracy = learner.score(test_texts, labels[test_y])
     print(f"labels {len(start):4d}  accuracy {accuracy:.3f}")
     first = accuracy
-    extra = {"n_samples": 10, "random_state": args.seed} if args.strategy == "bald" else {}
+    bald = args.strategy == "bald"
+    extra = {"n_samples": 10, "random_state": args.seed} if bald else {}
     for _ in range(args.rounds):
         idx, _ = learner.query(pool, n_instances=args.per_round, **extra)
         pool.label(idx)
         learner.teach(
-            [pool_texts[i] for i in idx], labels[pool_y[idx]], only_new=True
+            [pool_texts[i] for i in idx], labels[pool_y[idx]], only_new=args.warm
         )
         accuracy = learner.score(test_texts, labels[test_y])
         print(f"labels {len(learner.y_training):4d}  accuracy {accuracy:.3f}")

@@ -7,7 +7,9 @@ from pathlib import Path
 
 import pytest
 
-EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "finetune_transformer.py"
+EXAMPLE = (
+    Path(__file__).resolve().parent.parent / "examples" / "finetune_transformer.py"
+)
 
 pytestmark = pytest.mark.examples
 
@@ -28,6 +30,6 @@ def test_finetune_transformer_learns_from_its_queries(strategy):
     lines = result.stdout.splitlines()
     assert f"strategy {strategy}" in lines[0]
     labels = [int(line.split()[1]) for line in lines if line.startswith("labels")]
-    assert labels == [16, 32, 48, 64]
+    assert labels == [32, 48, 64, 80]
     first, last = lines[-1].split()[1], lines[-1].split()[3]
     assert float(last) > max(0.8, float(first))
