@@ -20,6 +20,7 @@ memory.
 
     python benchmarks/pool_scoring_hf.py                     # 10k and 100k texts
     python benchmarks/pool_scoring_hf.py --sizes 1000 4000   # a quick look
+    python benchmarks/pool_scoring_hf.py --device cuda
 """
 
 import argparse
@@ -41,6 +42,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 from _common import print_table
 
 WORDS, N_INSTANCES, BATCH, HIDDEN, LAYERS = 126, 10, 64, 64, 2
+DEVICE = "cpu"
 
 
 def build(n):
@@ -80,7 +82,8 @@ def build(n):
         num_attention_heads=2, intermediate_size=4 * HIDDEN,
         max_position_embeddings=128, num_labels=4,
     )  # fmt: skip
-    return BertForSequenceClassification(config).eval(), tokenizer, texts
+    model = BertForSequenceClassification(config).to(DEVICE).eval()
+    return model, tokenizer, texts
 
 
 def path_adapter(model, tokenizer, texts):
@@ -100,22 +103,22 @@ def path_bare(model, tokenizer, texts):
     import torch
 
     def run():
-        best = torch.empty(0)
-        where = torch.empty(0, dtype=torch.int64)
+        best = torch.empty(0, device=DEVICE)
+        where = torch.empty(0, dtype=torch.int64, device=DEVICE)
         with torch.inference_mode():
             for start in range(0, len(texts), BATCH):
                 batch = tokenizer(
                     texts[start : start + BATCH], padding=True, truncation=True,
                     max_length=128, return_tensors="pt",
-                )  # fmt: skip
+                ).to(DEVICE)  # fmt: skip
                 proba = model(**batch).logits.softmax(dim=-1)
                 scores = 1 - proba.max(dim=1).values
-                index = torch.arange(start, start + len(scores))
+                index = torch.arange(start, start + len(scores), device=DEVICE)
                 best, keep = torch.cat([best, scores]).topk(
                     min(N_INSTANCES, len(best) + len(scores))
                 )
                 where = torch.cat([where, index])[keep]
-        return where.numpy()
+        return where.cpu().numpy()
 
     return run
 
@@ -126,7 +129,7 @@ def path_trainer(model, tokenizer, texts):
     output = tempfile.mkdtemp()
     arguments = TrainingArguments(
         output_dir=output, per_device_eval_batch_size=BATCH, report_to=[],
-        use_cpu=True, disable_tqdm=True, dataloader_num_workers=0,
+        use_cpu=DEVICE == "cpu", disable_tqdm=True, dataloader_num_workers=0,
     )  # fmt: skip
     trainer = Trainer(
         model=model, args=arguments, data_collator=DataCollatorWithPadding(tokenizer)
@@ -187,7 +190,7 @@ def worker(path, n, repeats):
 
 def measure(path, n, repeats):
     command = [sys.executable, __file__, "--worker", path, "--n", str(n)]
-    command += ["--repeats", str(repeats)]
+    command += ["--repeats", str(repeats), "--device", DEVICE]
     output = subprocess.run(command, check=True, capture_output=True, text=True)
     result = json.loads(output.stdout.splitlines()[-1])
     print(f"  {path} n={n}: {result['wall']:.2f} s", file=sys.stderr)
@@ -198,9 +201,12 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--device", default="cpu", help="cpu or cuda")
     parser.add_argument("--worker", choices=sorted(PATHS), help=argparse.SUPPRESS)
     parser.add_argument("--n", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    global DEVICE
+    DEVICE = args.device
     if args.worker:
         worker(args.worker, args.n, args.repeats)
         return
@@ -208,7 +214,10 @@ def main():
     import torch
 
     load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; load {load}")
+    print(
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads, device "
+        f"{DEVICE}; load {load}"
+    )
     rows = []
     for n in args.sizes:
         a, b, c = (measure(path, n, args.repeats) for path in PATHS)

@@ -31,21 +31,7 @@ from al_adapters.uncertainty import uncertainty_sampling
 
 POSITIVE = ["good", "great", "excellent", "lovely", "superb", "reliable", "sturdy"]
 NEGATIVE = ["bad", "poor", "awful", "flimsy", "broken", "useless", "cheap"]
-NEUTRAL = [
-    "the",
-    "a",
-    "it",
-    "was",
-    "this",
-    "phone",
-    "case",
-    "battery",
-    "screen",
-    "arrived",
-    "and",
-    "very",
-    "box",
-]
+NEUTRAL = ["the", "a", "it", "was", "this", "phone", "case", "screen", "and", "box"]
 
 
 def reviews(n, rng):

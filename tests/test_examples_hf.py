@@ -14,9 +14,9 @@ EXAMPLE = (
 pytestmark = pytest.mark.examples
 
 
-@pytest.mark.parametrize("strategy", ["bald", "uncertainty"])
-def test_finetune_transformer_learns_from_its_queries(strategy):
+def test_finetune_transformer_learns_from_its_bald_queries():
     pytest.importorskip("transformers")
+    strategy = "bald"
     command = [sys.executable, str(EXAMPLE), "--strategy", strategy]
     command += ["--rounds", "3", "--pool-size", "300"]
     result = subprocess.run(

@@ -24,7 +24,13 @@ from sklearn.utils.estimator_checks import parametrize_with_checks  # noqa: E402
 from al_adapters import ActiveLearner, HFAdapter, Pool  # noqa: E402
 from al_adapters.bayesian import bald, bald_sampling  # noqa: E402
 from al_adapters.uncertainty import uncertainty_sampling  # noqa: E402
-from tests.adapters.factories import expected_failed_api_checks  # noqa: E402
+from tests.adapters.factories import (  # noqa: E402
+    Tripwire,
+    blobs,
+    expected_failed_api_checks,
+    make_adapter,
+    tripwire_params,
+)
 from tests.adapters.hf_models import (  # noqa: E402
     FeatureClassifier,
     FeatureConfig,
@@ -71,6 +77,37 @@ def test_importing_the_package_imports_no_framework():
         "    assert 'al-adapters[hf]' in str(e), e\nelse:\n    raise SystemExit(1)"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
+
+
+# -- per-call keywords (numeric rows, as the contract tests) --------------------
+
+
+def test_per_call_epochs_apply_to_that_call_only():
+    X, y = blobs()
+    counter = Tripwire(RuntimeError, at_epoch=10**9)
+    counter.arm()
+    adapter = make_adapter("hf", epochs=5, **tripwire_params("hf", counter))
+    adapter.fit(X, y, epochs=2)
+    assert counter.epochs == 2
+    adapter.partial_fit(X, y, epochs=3)
+    assert counter.epochs == 5
+    adapter.partial_fit(X, y)
+    assert counter.epochs == 10
+    assert adapter.epochs == 5
+
+
+def test_unknown_keywords_are_named_and_change_nothing():
+    X, y = blobs()
+    adapter = make_adapter("hf").fit(X, y)
+    before = adapter.predict_proba(X)
+    with pytest.raises(TypeError, match="bogus"):
+        adapter.fit(X, y, bogus=1)
+    with pytest.raises(TypeError, match="bogus"):
+        adapter.predict_proba(X, bogus=1)
+    assert_allclose(adapter.predict_proba(X), before)
+    assert_allclose(
+        adapter.predict_proba(X, batch_size=7, verbose=0), before, atol=1e-6
+    )
 
 
 # -- text in ------------------------------------------------------------------
