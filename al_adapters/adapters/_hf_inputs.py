@@ -171,7 +171,10 @@ class Encoder:
 
     def _numbers(self, rows):
         if not isinstance(rows, torch.Tensor):
-            rows = torch.as_tensor(np.asarray(rows))
+            rows = np.asarray(rows)
+            if not rows.flags.writeable:  # torch warns about read-only memory
+                rows = rows.copy()
+            rows = torch.as_tensor(rows)
         if self.main_input == "input_ids":
             return rows.to(torch.long)
         return rows.to(self.float_dtype)
