@@ -6,7 +6,7 @@ sentiment, and some hold a word of the other side, outnumbered.
 
 By default the model is a tiny BERT built from a config (2 layers, hidden size
 32) with a word-level tokenizer trained on the reviews, and runs on the CPU in
-about a minute. With ``--model NAME`` it fine-tunes a real checkpoint that is in
+a few minutes. With ``--model NAME`` it fine-tunes a real checkpoint that is in
 your Hugging Face cache, e.g. ``--model distilbert-base-uncased``.
 
 Each round, the learner picks the reviews the model is least sure of
