@@ -19,6 +19,8 @@ KERAS = ["tensorflow-cpu", "keras", "scikeras==0.13.0"]
 LIGHTNING = ["torch==2.13.0", "lightning>=2.2"]
 # Keras on its torch backend: the same adapter tests, without TensorFlow.
 KERAS_ON_TORCH = ["torch==2.13.0", "keras", "scikeras==0.13.0"]
+# Hugging Face transformers (HFAdapter), with peft for the LoRA tests.
+HF = ["torch==2.13.0", "transformers>=4.40", "peft"]
 # Keras on JAX: JAX's CPU wheel; scikeras imports only Keras, so no TensorFlow.
 KERAS_ON_JAX = ["jax[cpu]", "keras", "scikeras==0.13.0"]
 
@@ -54,6 +56,7 @@ def tests(session, sklearn):
     session.run("pytest", *selection, *session.posargs, env=env)
     if sklearn == "latest" and not session.posargs:
         session.notify("tests_keras_torch")
+        session.notify("tests_hf")
         session.notify("tests_keras_jax")
 
 
@@ -68,6 +71,23 @@ def tests_keras_torch(session):
         "keras",
         *session.posargs,
         env={"KERAS_BACKEND": "torch"},
+    )
+
+
+@nox.session
+def tests_hf(session):
+    """Run the HFAdapter tests (the shared contract included) and its example."""
+    session.install("-e", ".[test,hf]", *HF)
+    session.run(
+        "pytest",
+        "al_adapters/adapters/hf.py",
+        "tests/adapters/test_hf.py",
+        "tests/adapters/test_contract.py",
+        "tests/test_examples_hf.py",
+        "-k",
+        "hf or transformer",
+        *session.posargs,
+        env={"HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"},
     )
 
 
@@ -104,7 +124,9 @@ def tests_lightning(session):
 @nox.session
 def docs(session):
     """Build the documentation; any Sphinx warning is an error."""
-    session.install("-e", ".[docs]", *TORCH, *KERAS, "lightning>=2.2")
+    session.install(
+        "-e", ".[docs]", *TORCH, *KERAS, "lightning>=2.2", "transformers>=4.40"
+    )
     session.run(
         "sphinx-build", "-W", "--keep-going", "-b", "html", "docs", "docs/_build/html"
     )

@@ -53,6 +53,7 @@ __all__ = [
     "TorchAdapter",
     "KerasAdapter",
     "LightningAdapter",
+    "HFAdapter",
     "acquisition",
     "batch",
     "bayesian",
@@ -78,6 +79,7 @@ _ADAPTERS = {
     "TorchAdapter": ("al_adapters.adapters.torch", "torch"),
     "KerasAdapter": ("al_adapters.adapters.keras", "keras"),
     "LightningAdapter": ("al_adapters.adapters.lightning", "lightning"),
+    "HFAdapter": ("al_adapters.adapters.hf", "hf"),
 }
 
 

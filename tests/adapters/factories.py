@@ -3,7 +3,8 @@
 The contract tests in ``test_contract.py`` run once per adapter through
 :func:`make_adapter`: TorchAdapter (``"torch"``), KerasAdapter (``"keras"``) and
 the plain-torch adapter of docs/writing-an-adapter.md (``"plain"``, from
-``examples/plain_torch_adapter.py``) and LightningAdapter (``"lightning"``); a
+``examples/plain_torch_adapter.py``), LightningAdapter (``"lightning"``) and
+HFAdapter (``"hf"``, over a tiny ``PreTrainedModel`` that reads numeric rows); a
 framework that is not installed is skipped.
 """
 
@@ -16,7 +17,7 @@ import numpy as np
 import pytest
 import sklearn
 
-KINDS = ["torch", "keras", "plain", "lightning"]
+KINDS = ["torch", "keras", "plain", "lightning", "hf"]
 
 PLAIN_ADAPTER_FILE = (
     Path(__file__).resolve().parents[2] / "examples" / "plain_torch_adapter.py"
@@ -29,6 +30,7 @@ def installed(kind):
         "keras": ("keras", "scikeras"),
         "plain": ("torch",),
         "lightning": ("torch", "lightning"),
+        "hf": ("torch", "transformers"),
     }[kind]
     return all(importlib.util.find_spec(m) is not None for m in modules)
 
@@ -46,7 +48,7 @@ def plain_module():
 
 def seed(kind, value):
     """Seed the framework's global random state (weight init, shuffling, dropout)."""
-    if kind in ("torch", "plain", "lightning"):
+    if kind in ("torch", "plain", "lightning", "hf"):
         import torch
 
         torch.manual_seed(value)
@@ -88,6 +90,7 @@ def make_adapter(
         "keras": _keras_adapter,
         "plain": _plain_adapter,
         "lightning": _lightning_adapter,
+        "hf": _hf_adapter,
     }
     return build[kind](
         list(classes), architecture, epochs, instance, deterministic, params
@@ -156,6 +159,16 @@ def _lightning_adapter(classes, architecture, epochs, instance, deterministic, p
     return LightningAdapter(LitMLP(**architecture), classes=classes, **params)
 
 
+def _hf_adapter(classes, architecture, epochs, instance, deterministic, params):
+    # Its model is always an instance.
+    from al_adapters import HFAdapter
+    from tests.adapters.hf_models import feature_classifier
+
+    defaults = {"epochs": epochs, "lr": 0.01, "batch_size": 16}
+    params = {**defaults, "shuffle": not deterministic, **params}
+    return HFAdapter(feature_classifier(**architecture), classes=classes, **params)
+
+
 def dense_layers(kind, adapter):
     """Return ``[(W, b), ...]`` of the adapter's fitted linear layers (NumPy, x @ W)."""
     if kind == "keras":
@@ -168,7 +181,7 @@ def dense_layers(kind, adapter):
         ]
     from torch import nn
 
-    module = adapter.module_
+    module = adapter.model_ if kind == "hf" else adapter.module_
     return [
         (m.weight.detach().cpu().numpy().T, m.bias.detach().cpu().numpy())
         for m in module.modules()
