@@ -2,8 +2,8 @@
 
 The core (:class:`ActiveLearner`, :class:`Committee`, :class:`Pool` and the strategy
 modules) needs only NumPy and scikit-learn. The adapters, :class:`TorchAdapter`,
-:class:`KerasAdapter` and :class:`LightningAdapter`, are imported on first access,
-together with their framework.
+:class:`KerasAdapter`, :class:`LightningAdapter` and :class:`HFAdapter`, are
+imported on first access, together with their framework.
 """
 
 import importlib

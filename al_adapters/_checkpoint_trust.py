@@ -41,6 +41,7 @@ _ADAPTERS = {
     "al_adapters.adapters.torch.TorchAdapter",
     "al_adapters.adapters.keras.KerasAdapter",
     "al_adapters.adapters.lightning.LightningAdapter",
+    "al_adapters.adapters.hf.HFAdapter",
 }
 # module prefix -> (module of the base class, its name): a class of a module
 # under the prefix is trusted when it is a subclass of that base
