@@ -4,7 +4,16 @@ import textwrap
 
 import al_adapters
 
-HEAVY = ("torch", "skorch", "tensorflow", "keras", "scikeras", "jax", "lightning")
+HEAVY = (
+    "torch",
+    "skorch",
+    "tensorflow",
+    "keras",
+    "scikeras",
+    "jax",
+    "lightning",
+    "transformers",
+)
 
 
 def test_core_imports_no_framework():
@@ -33,12 +42,13 @@ def test_core_imports_no_framework():
 
 def test_public_names_are_listed():
     # importing them imports a framework
-    adapters = {"TorchAdapter", "KerasAdapter", "LightningAdapter"}
+    adapters = {"TorchAdapter", "KerasAdapter", "LightningAdapter", "HFAdapter"}
     for name in set(al_adapters.__all__) - adapters:
         assert name == "__version__" or getattr(al_adapters, name) is not None
     assert "TorchAdapter" in dir(al_adapters)
     assert "KerasAdapter" in dir(al_adapters)
     assert "LightningAdapter" in dir(al_adapters)
+    assert "HFAdapter" in dir(al_adapters)
 
 
 def test_unknown_attribute():
