@@ -120,6 +120,20 @@ def nearest(X, centres, norms=None, chunk_size=None):
     return xp.concat(best), xp.concat(which)
 
 
+def smallest_per_row(values, k):
+    """Return the ``k`` smallest values of each row of a 2-D array, in any order.
+
+    A partial sort where the library has one (``numpy.partition``,
+    ``torch.topk``), a full sort elsewhere.
+    """
+    if _backend.is_numpy(values):
+        return np.partition(values, k - 1, axis=1)[:, :k]
+    if _backend.is_torch(values):
+        return values.topk(k, dim=1, largest=False).values
+    xp = _backend.get_namespace(values)
+    return xp.sort(values, axis=1)[:, :k]
+
+
 def positions_like(X):
     """Return ``0 .. n - 1`` as an integer array beside ``X``."""
     xp = _backend.get_namespace(X)

@@ -48,9 +48,10 @@ def typicality(members, n_neighbors, chunk_size=None):
             + norms[None, :]
         )
         distances = xp.sqrt(xp.clip(squared, min=0.0))
-        # the nearest is the row itself (distance 0), so skip one
-        closest = xp.sort(distances, axis=1)[:, 1 : k + 1]
-        parts.append(1.0 / xp.mean(closest, axis=1))
+        # the nearest is the row itself (distance 0): leave out the least
+        closest = _geometry.smallest_per_row(distances, k + 1)
+        total = xp.sum(closest, axis=1) - xp.min(closest, axis=1)
+        parts.append(k / total)
     return parts[0] if len(parts) == 1 else xp.concat(parts)
 
 
