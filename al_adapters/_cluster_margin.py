@@ -152,12 +152,12 @@ def cluster_margin(
     n_candidates = min(n, int(np.ceil(margin_factor * n_instances)))
     candidates, candidate_margins = multi_argmin(margins, n_candidates)
     rng = _make_rng(random_state)
-    groups = {}
+    groups: dict[int, list[int]] = {}
     for row, cluster in zip(candidates, clusters[candidates], strict=True):
         groups.setdefault(int(cluster), []).append(int(row))
     order = sorted(groups, key=lambda c: (len(groups[c]), c))
     queues = [list(rng.permutation(groups[c])) for c in order]
-    picks = []
+    picks: list[int] = []
     while len(picks) < n_instances:
         for queue in queues:
             if queue and len(picks) < n_instances:

@@ -31,7 +31,7 @@ def prepare(array, name, *, ndim=2, like=None):
     if like is not None:
         if _backend.is_numpy(like):
             array = _backend.to_numpy(array)
-        elif not (type(array) is type(like)):
+        elif type(array) is not type(like):
             array = _backend.asarray_like(_backend.to_numpy(array), like)
         else:
             array = _backend.get_namespace(like).asarray(

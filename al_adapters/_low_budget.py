@@ -1,4 +1,4 @@
-"""TypiClust and ProbCover: selection for low budgets, on arrays of any array library."""
+"""TypiClust and ProbCover: selection for low budgets, on arrays of any library."""
 
 from __future__ import annotations
 
@@ -36,7 +36,9 @@ def typicality(members, n_neighbors, chunk_size=None):
     n = members.shape[0]
     k = min(n_neighbors, n // 2)
     if k == 0:
-        return xp.full((n,), xp.inf, dtype=members.dtype, device=_backend.device(members))
+        return xp.full(
+            (n,), xp.inf, dtype=members.dtype, device=_backend.device(members)
+        )
     norms = _geometry.squared_norms(members, chunk_size)
     step = _geometry.block_rows(n, chunk_size)
     parts = []
@@ -151,7 +153,7 @@ def typiclust(
 
 
 def _ball_graph(X, radius, chunk_size):
-    """Return the sparse ``(n, n)`` graph of pairs closer than ``radius`` (with self)."""
+    """Return the sparse ``(n, n)`` graph of pairs closer than ``radius``, self too."""
     xp = _backend.get_namespace(X)
     n = X.shape[0]
     norms = _geometry.squared_norms(X, chunk_size)

@@ -7,6 +7,7 @@ probabilities) stay on the device and are joined there, so a strategy holds
 nothing of the pool's inputs beyond one chunk.
 """
 
+import itertools
 import weakref
 
 import numpy as np
@@ -66,7 +67,7 @@ def pool_outputs(classifier, X, methods, strategy, *, chunk_size=None, **kwargs)
     if _backend.is_tensorflow(joined):
         joined = _backend.to_numpy(joined)
     bounds = np.cumsum([0, *widths])
-    return [joined[:, start:stop] for start, stop in zip(bounds, bounds[1:])]
+    return [joined[:, start:stop] for start, stop in itertools.pairwise(bounds)]
 
 
 def pool_margins(classifier, X, strategy, *, chunk_size=None, **kwargs):

@@ -153,7 +153,9 @@ def _rank_strategy(measure, on):
 
             def score_chunk(_, chunk):
                 seed = draw_seed(rng)
-                return measure(sample_proba(chunk, n_samples, random_state=seed, **kwargs))
+                return measure(
+                    sample_proba(chunk, n_samples, random_state=seed, **kwargs)
+                )
 
         else:
             method = "predict_proba" if on == "proba" else "embed"
@@ -175,9 +177,7 @@ def _rank_strategy(measure, on):
     return strategy
 
 
-def _sample(
-    kind, classifier, X, n_instances, measure, on, beta, random_state, kwargs
-):
+def _sample(kind, classifier, X, n_instances, measure, on, beta, random_state, kwargs):
     function, on = resolve_measure(measure, on)
     if kind == "rank":
         strategy = _rank_strategy(function, on)

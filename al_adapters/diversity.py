@@ -213,7 +213,9 @@ def badge_sampling(
         chunk_size=chunk_size,
         **kwargs,
     )
-    return badge_select(embeddings, probabilities, n_instances, random_state=random_state)
+    return badge_select(
+        embeddings, probabilities, n_instances, random_state=random_state
+    )
 
 
 @reads_row_views
@@ -414,4 +416,3 @@ def probcover_sampling(
             embeddings, max(2, n_classes), purity=purity, random_state=rng
         )
     return probcover(embeddings, n_instances, radius, initial, random_state=rng)
-

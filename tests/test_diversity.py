@@ -148,7 +148,8 @@ def test_cluster_margin_visits_the_smallest_cluster_first():
     assert indices[0] == 0
     assert indices[1] in (5, 7)
     assert indices[2] in (2, 3, 4)
-    assert indices[3] in (5, 7) and indices[3] != indices[1]
+    assert indices[3] in (5, 7)
+    assert indices[3] != indices[1]
     np.testing.assert_allclose(scores, -margins[indices])
 
 
@@ -176,7 +177,11 @@ def test_cluster_margin_equals_the_reference(seed, n, n_clusters, data):
     k = data.draw(st.integers(1, n))
     factor = data.draw(st.sampled_from([1.0, 2.5, 10.0]))
     indices, _ = cluster_margin(
-        margins, clusters, k, margin_factor=factor, random_state=np.random.default_rng(1)
+        margins,
+        clusters,
+        k,
+        margin_factor=factor,
+        random_state=np.random.default_rng(1),
     )
     expected = cluster_margin_reference(
         margins, clusters, k, factor, np.random.default_rng(1)
@@ -193,7 +198,8 @@ def test_hac_clusters_equal_scikit_learn_average_linkage():
     expected = AgglomerativeClustering(3, linkage="average").fit_predict(X)
     # the same partition, numbered by first row
     pairs = set(zip(labels.tolist(), expected.tolist(), strict=True))
-    assert len(pairs) == 3 and labels[0] == 0
+    assert len(pairs) == 3
+    assert labels[0] == 0
 
 
 def test_hac_clusters_assigns_rows_beyond_max_rows_to_the_nearest_cluster():
@@ -322,7 +328,7 @@ def test_stochastic_batch_draws_pairs_by_their_plackett_luce_probability(kind):
         weights = np.exp(beta * scores)
     else:
         ranks = np.array([3, 1, 2, 4])
-        weights = ranks ** -beta
+        weights = ranks**-beta
     p = weights / weights.sum()
     n_draws = 2000
     counts = np.zeros((4, 4))
@@ -338,13 +344,17 @@ def test_stochastic_batch_draws_pairs_by_their_plackett_luce_probability(kind):
 
 def test_stochastic_batch_with_beta_zero_is_uniform_and_rank_ignores_scale():
     scores = np.array([10.0, 0.1, 5.0])
-    first = [stochastic_batch(scores, 1, "rank", 1.0, random_state=s)[0][0] for s in range(300)]
+    first = [
+        stochastic_batch(scores, 1, "rank", 1.0, random_state=s)[0][0]
+        for s in range(300)
+    ]
     scaled = [
         stochastic_batch(scores * 1000, 1, "rank", 1.0, random_state=s)[0][0]
         for s in range(300)
     ]
     assert first == scaled
     uniform = [
-        stochastic_batch(scores, 1, "softmax", 0.0, random_state=s)[0][0] for s in range(600)
+        stochastic_batch(scores, 1, "softmax", 0.0, random_state=s)[0][0]
+        for s in range(600)
     ]
     assert np.bincount(uniform, minlength=3).min() > 150

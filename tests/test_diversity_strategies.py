@@ -49,7 +49,9 @@ def learner_of(fitted, data, strategy):
 
 
 @pytest.mark.parametrize("strategy", STRATEGIES, ids=lambda s: s.__name__)
-def test_a_query_through_the_learner_is_seeded_and_chunking_free(fitted, data, strategy):
+def test_a_query_through_the_learner_is_seeded_and_chunking_free(
+    fitted, data, strategy
+):
     X, _ = data
     learner = learner_of(fitted, data, strategy)
     first, rows = learner.query(X[23:], n_instances=9, random_state=3)
@@ -150,7 +152,9 @@ def test_cluster_margin_strategy_is_cluster_margin_on_the_margins(fitted, data):
     proba = np.sort(fitted.predict_proba(X), axis=1)
     clusters = D.hac_clusters(fitted.embed(X), 6)
     rng = np.random.RandomState(4)
-    expected, _ = D.cluster_margin(proba[:, -1] - proba[:, -2], clusters, 8, random_state=rng)
+    expected, _ = D.cluster_margin(
+        proba[:, -1] - proba[:, -2], clusters, 8, random_state=rng
+    )
     assert indices.tolist() == expected.tolist()
 
 
