@@ -190,16 +190,23 @@ def test_cluster_margin_equals_the_reference(seed, n, n_clusters, data):
     assert len(set(indices.tolist())) == k
 
 
+def same_partition(a, b):
+    return len(set(zip(a.tolist(), b.tolist(), strict=True))) == len(set(b.tolist()))
+
+
 def test_hac_clusters_equal_scikit_learn_average_linkage():
     from sklearn.cluster import AgglomerativeClustering
 
-    X = np.concatenate([normal(0, 13, 3), normal(1, 7, 3) + 6, normal(2, 22, 3) - 6])
-    labels = hac_clusters(X, 3)
-    expected = AgglomerativeClustering(3, linkage="average").fit_predict(X)
-    # the same partition, numbered by first row
-    pairs = set(zip(labels.tolist(), expected.tolist(), strict=True))
-    assert len(pairs) == 3
+    X = normal(0, 43, 3)  # no clear clusters: linkages disagree
+    labels = hac_clusters(X, 5)
+    expected = AgglomerativeClustering(5, linkage="average").fit_predict(X)
+    single = AgglomerativeClustering(5, linkage="single").fit_predict(X)
+    assert not same_partition(single, expected)
+    assert same_partition(labels, expected)
+    assert same_partition(expected, labels)
+    # numbered by first row
     assert labels[0] == 0
+    assert labels[np.flatnonzero(labels != 0)[0]] == 1
 
 
 def test_hac_clusters_assigns_rows_beyond_max_rows_to_the_nearest_cluster():
@@ -207,7 +214,7 @@ def test_hac_clusters_assigns_rows_beyond_max_rows_to_the_nearest_cluster():
     X = np.concatenate(blobs)
     truth = np.repeat([0, 1, 2], [40, 9, 61])
     labels = hac_clusters(X, 3, max_rows=30, random_state=0)
-    assert len(set(zip(labels.tolist(), truth.tolist(), strict=True))) == 3
+    assert same_partition(labels, truth)
 
 
 # --- TypiClust -------------------------------------------------------------
