@@ -1,10 +1,10 @@
 """Diverse batches over a 200,000-row pool run in memory linear in the pool.
 
-Each query runs in a fresh process on a memmapped pool, through a torch model
-with ``embed`` (32 features) over 10 classes, and reports its peak resident
-memory above what it held after setting up (the kernel's high-water mark,
-reset after setup). A ``(n, n)`` float32 matrix of this pool would take 160 GB,
-and even one ``(n, n)`` row block per pick would show; the embeddings take
+The queries run one after another in a fresh process, on a memmapped pool,
+through a torch model with ``embed`` (32 features) over 10 classes. Each reports
+its peak resident memory above what the process held before it (the kernel's
+high-water mark, reset after freed memory went back to the system). A
+``(n, n)`` float32 matrix of this pool would take 160 GB; the embeddings take
 25.6 MB. TypiClust and ProbCover cost ``O(n^2 d)`` time (the methods are for
 low budgets), so they run on 12,000 rows, where a dense distance matrix
 (576 MB) would still break the limit.
