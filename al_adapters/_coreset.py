@@ -72,8 +72,9 @@ def k_center_greedy(
     norms = _geometry.squared_norms(X, chunk_size)
     positions = _geometry.positions_like(X)
     picks, scores = [], []
-    if initial is not None and initial.shape[0] > 0:
+    if initial is not None:
         initial = _geometry.prepare(initial, "initial", like=X)
+    if initial is not None and initial.shape[0] > 0:
         if initial.shape[1] != X.shape[1]:
             raise ValueError(
                 f"initial has {initial.shape[1]} features but embeddings have "

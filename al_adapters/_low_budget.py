@@ -15,9 +15,10 @@ MAX_CLUSTERS = 500
 
 def _with_initial(embeddings, initial):
     X = _geometry.prepare(embeddings, "embeddings")
+    if initial is not None:
+        initial = _geometry.prepare(initial, "initial", like=X)
     if initial is None or initial.shape[0] == 0:
         return X, X, 0
-    initial = _geometry.prepare(initial, "initial", like=X)
     if initial.shape[1] != X.shape[1]:
         raise ValueError(
             f"initial has {initial.shape[1]} features but embeddings have {X.shape[1]}"

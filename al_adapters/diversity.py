@@ -290,12 +290,13 @@ def cluster_margin_sampling(
             embeddings, min(k, len(everything)), max_rows=max_hac_rows, random_state=rng
         )
         cache = ClusterCache(rows.data, labels, k)
-        classifier.cluster_margin_clusters_ = cache
     clusters = cache.labels if rows.positions is None else cache.labels[rows.positions]
     margins = pool_margins(classifier, rows, name, chunk_size=chunk_size, **kwargs)
-    return cluster_margin(
+    picked = cluster_margin(
         margins, clusters, n_instances, margin_factor=margin_factor, random_state=rng
     )
+    classifier.cluster_margin_clusters_ = cache  # kept once the query succeeded
+    return picked
 
 
 @reads_row_views

@@ -245,3 +245,22 @@ def test_a_model_without_embed_is_refused_by_name(without_embed, data, strategy)
     with pytest.raises(TypeError, match=f"{strategy.__name__} needs .*embed"):
         learner.query(X, n_instances=2)
     assert not hasattr(learner, "cluster_margin_clusters_")
+
+
+@pytest.fixture(scope="module")
+def keras_model(data):
+    X, y = data
+    return make_adapter("keras", epochs=1).fit(X[:30], y[:30])
+
+
+def test_a_keras_model_streams_tensorflow_chunks_to_the_same_picks(data, keras_model):
+    X, _ = data
+    model = keras_model
+    indices, _ = D.k_center_sampling(model, X, 5, random_state=0, chunk_size=40)
+    expected, _ = D.k_center_greedy(model.embed(X), 5, random_state=0)
+    assert indices.tolist() == expected.tolist()
+    indices, _ = D.badge_sampling(model, X, 5, random_state=0, chunk_size=40)
+    expected, _ = D.badge_select(
+        model.embed(X), model.predict_proba(X), 5, random_state=0
+    )
+    assert indices.tolist() == expected.tolist()
