@@ -168,8 +168,9 @@ def _ball_graph(X, radius, chunk_size):
             + norms[None, :]
         )
         near = xp.nonzero(squared < radius**2)
+        # copies: a view would keep torch's whole nonzero buffer alive
         rows.append(_backend.to_numpy(near[0]) + start)
-        cols.append(_backend.to_numpy(near[1]))
+        cols.append(_backend.to_numpy(near[1]).copy())
     row, col = np.concatenate(rows), np.concatenate(cols)
     graph = sp.csr_matrix((np.ones(row.size, dtype=np.int32), (row, col)), (n, n))
     return (graph + sp.eye(n, dtype=np.int32, format="csr")).sign().tocsr()
