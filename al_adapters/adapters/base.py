@@ -21,6 +21,10 @@ same rules as TorchAdapter and KerasAdapter by calling the same functions:
   global generator is put back afterwards (:func:`restoring_global_generators`).
 - **Rollback**: ``fit`` and ``partial_fit`` leave the adapter unchanged when
   they raise, ``KeyboardInterrupt`` included (:func:`unchanged_on_error`).
+- **Devices**: ``device="auto"`` is the portable choice (a GPU when there is
+  one, else the CPU); a device that is not there raises a ValueError naming
+  it and the devices available (:func:`check_device`), when the adapter is
+  first fitted or used, never a silent fall-back to another device.
 - **Precision**: ``precision`` is None, ``"bfloat16"`` or ``"float16"``, the
   values the strategies' ``mixed_precision`` takes; ``"bf16"`` and ``"fp16"``
   are read with a DeprecationWarning.
@@ -44,6 +48,7 @@ __all__ = [
     "caller_restores",
     "check_classes",
     "check_count",
+    "check_device",
     "check_keywords",
     "check_precision",
     "check_same_classes",
@@ -230,6 +235,34 @@ def _distinct(labels):
         if label not in seen:
             seen.append(label)
     return seen
+
+
+def check_device(asked, available):
+    """Raise a ValueError unless the device ``asked`` is one of ``available``.
+
+    Parameters
+    ----------
+    asked : str
+        The device as the user gave it, normalised by the adapter
+        (``"cuda:0"``, ``"gpu:1"``...).
+    available : sequence of str
+        The devices there are, in the same spelling.
+
+    Examples
+    --------
+    >>> check_device("cpu", ["cpu"])
+    >>> check_device("cuda:0", ["cpu"])
+    Traceback (most recent call last):
+    ...
+    ValueError: device 'cuda:0' is not available here: the devices are ['cpu']. ...
+    """
+    if asked in available:
+        return
+    raise ValueError(
+        f"device {asked!r} is not available here: the devices are "
+        f"{list(available)}. Pass one of them, or device='auto' for a GPU when "
+        "there is one and the CPU otherwise."
+    )
 
 
 def check_count(value, name, *, allow_none=False):

@@ -390,6 +390,7 @@ class KerasAdapter(ClassifierMixin, RoutedParamsMixin, BaseEstimator):
         """Return ``X`` as float32 NumPy rows, or as a float32 backend tensor."""
         if inference.is_backend_tensor(X):
             X = inference.as_float32(X)
+            inference.check_finite(X)
         else:
             X = validate_data(
                 self, X, reset=False, dtype=np.float32, allow_nd=True, ensure_2d=True

@@ -1,0 +1,117 @@
+"""KerasAdapter refuses what would give silently wrong results, and stays quiet.
+
+Non-finite pools, a softmax under a loss on logits, devices that are not
+there, a pretrained model instance, MC dropout without dropout, the optimizer
+``get_params`` reports, and the warnings nothing should print.
+"""
+
+import warnings
+
+import numpy as np
+import pytest
+
+keras = pytest.importorskip("keras")
+pytest.importorskip("scikeras")
+
+from al_adapters import ActiveLearner, KerasAdapter  # noqa: E402
+from al_adapters.adapters import _keras_inference  # noqa: E402
+from tests.adapters.factories import blobs, make_adapter  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def data():
+    return blobs()
+
+
+@pytest.fixture(scope="module")
+def fitted(data):
+    X, y = data
+    return make_adapter("keras", epochs=2, random_state=0).fit(X, y)
+
+
+# -- NaN and infinity in a pool ---------------------------------------------------
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_a_non_finite_pool_row_is_refused_on_the_streaming_path(fitted, data, bad):
+    X, y = data
+    learner = ActiveLearner(fitted)
+    learner.X_training, learner.y_training = X, y
+    pool = X[:5].copy()
+    pool[3, 1] = bad
+    with pytest.raises(ValueError, match="NaN or infinity"):
+        learner.query(pool, n_instances=2)
+    with pytest.raises(ValueError, match="NaN or infinity"):
+        learner.query(np.full_like(pool, np.nan), n_instances=2)
+    tensor = keras.ops.convert_to_tensor(pool)
+    with pytest.raises(ValueError, match="NaN or infinity"):
+        fitted.predict_proba(tensor)
+    with pytest.raises(ValueError, match="NaN or infinity"):
+        fitted.sample_proba(tensor, n_samples=2)
+
+
+def test_a_finite_tensor_pool_is_scored_as_the_array(fitted, data):
+    X, _ = data
+    tensor = keras.ops.convert_to_tensor(X[:7])
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(fitted.predict_proba(tensor)),
+        fitted.predict_proba(X[:7]),
+        rtol=1e-6,
+    )
+
+
+# -- a softmax under a loss on logits ---------------------------------------------
+
+
+def test_a_softmax_model_with_a_loss_on_logits_is_refused(data):
+    X, y = data
+    logits_loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    adapter = make_adapter("keras", loss=logits_loss)  # build_mlp ends in softmax
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # Keras' own warning about the same thing
+        with pytest.raises(ValueError, match="softmaxed twice"):
+            adapter.fit(X, y)
+    assert not hasattr(adapter, "model_")
+
+
+def _logits_mlp(n_features=4, n_classes=3):
+    inputs = keras.Input((n_features,))
+    x = keras.layers.Dense(16, activation="relu")(inputs)
+    return keras.Model(inputs, keras.layers.Dense(n_classes)(x))
+
+
+def test_a_logits_model_with_a_loss_on_logits_still_trains(data):
+    X, y = data
+    logits_loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    adapter = KerasAdapter(
+        _logits_mlp, classes=[0, 1, 2], loss=logits_loss, epochs=2, random_state=0
+    ).fit(X, y)
+    np.testing.assert_allclose(adapter.predict_proba(X).sum(axis=1), 1, rtol=1e-5)
+
+
+# -- devices ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("device", ["gpu:97", "cuda:97"])
+def test_a_device_that_is_not_there_is_named_with_those_that_are(data, device):
+    X, y = data
+    adapter = make_adapter("keras", device=device)
+    with pytest.raises(ValueError, match=r"'gpu:97' is not available.*cpu:0.*'auto'"):
+        adapter.fit(X, y)
+    assert not hasattr(adapter, "model_")
+
+
+def test_cuda_is_read_as_the_first_gpu():
+    available = _keras_inference.available_devices()
+    if "gpu:0" in available:
+        assert _keras_inference.check_device("cuda") == "gpu:0"
+    else:
+        with pytest.raises(ValueError, match="'gpu:0' is not available"):
+            _keras_inference.check_device("cuda")
+    assert _keras_inference.check_device("CPU") == "cpu:0"
+
+
+def test_the_cpu_by_name_trains(data):
+    X, y = data
+    adapter = make_adapter("keras", device="cpu", epochs=1).fit(X, y)
+    assert adapter.predict_proba(X[:2]).shape == (2, 3)
