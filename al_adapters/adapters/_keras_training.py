@@ -15,6 +15,8 @@ The private steps of scikeras that build and train live in
 import contextlib
 import copy
 import functools
+import logging
+import warnings
 
 import keras
 import numpy as np
@@ -165,3 +167,38 @@ def seeded(random_state):
             yield
     finally:
         keras_shim.restore_global_seeds(seeds)
+
+
+#: Keras' warning when a copy of a compiled, untrained model is loaded: its
+#: optimizer has no state to load, and a cold start wants fresh state anyway.
+_OPTIMIZER_LOADING = "Skipping variable loading for optimizer"
+
+
+class _NoRetracingWarning(logging.Filter):
+    """Drops TensorFlow's warning that a training function was traced again.
+
+    Every cold start trains a new model, whose training function is traced
+    once; TensorFlow counts those traces together and warns after five.
+    """
+
+    def filter(self, record):
+        return "triggered tf.function retracing" not in record.getMessage()
+
+
+@contextlib.contextmanager
+def quiet():
+    """Scope without the framework messages the adapter's own copies trigger.
+
+    Keras' warning about skipped optimizer variables when a model instance is
+    copied (its optimizer is untrained), and TensorFlow's retracing warning
+    when successive cold starts trace their new models' functions.
+    """
+    logger = logging.getLogger("tensorflow")
+    no_retracing = _NoRetracingWarning()
+    logger.addFilter(no_retracing)
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=_OPTIMIZER_LOADING)
+            yield
+    finally:
+        logger.removeFilter(no_retracing)

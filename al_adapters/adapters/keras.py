@@ -15,6 +15,7 @@ except ImportError as exc:
 
 import contextlib
 import copy
+import pickle
 import random
 from typing import Any
 
@@ -364,7 +365,11 @@ class KerasAdapter(ClassifierMixin, RoutedParamsMixin, BaseEstimator):
     @contextlib.contextmanager
     def _scope(self):
         random_state = training.random_state_of(self)
-        with inference.device_scope(self.device), training.seeded(random_state):
+        with (
+            training.quiet(),
+            inference.device_scope(self.device),
+            training.seeded(random_state),
+        ):
             yield
 
     # -- scoring --------------------------------------------------------------
@@ -560,10 +565,22 @@ class KerasAdapter(ClassifierMixin, RoutedParamsMixin, BaseEstimator):
         twin = type(self).__new__(type(self))
         memo[id(self)] = twin
         try:
-            vars(twin).update(copy.deepcopy(vars(self), memo))
+            with training.quiet():
+                vars(twin).update(copy.deepcopy(vars(self), memo))
         finally:
             random.setstate(python_state)
         return twin
+
+    def __getstate__(self):
+        # Pickled in one piece, so that unpickling loads the Keras models
+        # inside training.quiet() (see __setstate__).
+        return {"pickled": pickle.dumps(super().__getstate__())}
+
+    def __setstate__(self, state):
+        if set(state) == {"pickled"}:
+            with training.quiet():
+                state = pickle.loads(state["pickled"])
+        super().__setstate__(state)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

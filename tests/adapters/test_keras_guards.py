@@ -5,6 +5,9 @@ there, a pretrained model instance, MC dropout without dropout, the optimizer
 ``get_params`` reports, and the warnings nothing should print.
 """
 
+import copy
+import logging
+import pickle
 import warnings
 
 import numpy as np
@@ -16,6 +19,7 @@ pytest.importorskip("scikeras")
 from al_adapters import ActiveLearner, KerasAdapter  # noqa: E402
 from al_adapters.adapters import _keras_inference  # noqa: E402
 from tests.adapters.factories import blobs, make_adapter  # noqa: E402
+from tests.adapters.keras_models import build_mlp  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -115,3 +119,56 @@ def test_the_cpu_by_name_trains(data):
     X, y = data
     adapter = make_adapter("keras", device="cpu", epochs=1).fit(X, y)
     assert adapter.predict_proba(X[:2]).shape == (2, 3)
+
+
+# -- nothing prints by default --------------------------------------------------------
+
+
+def _compiled_instance():
+    model = build_mlp()
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    return model
+
+
+def test_a_compiled_model_instance_trains_and_pickles_without_warnings(data):
+    X, y = data
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        adapter = KerasAdapter(_compiled_instance(), classes=[0, 1, 2], random_state=0)
+        adapter.fit(X, y).fit(X, y).partial_fit(X[:6], y[:6])
+        twin = pickle.loads(pickle.dumps(adapter))
+        copy.deepcopy(adapter)
+    messages = [str(w.message) for w in caught]
+    assert not [m for m in messages if "optimizer" in m], messages
+    np.testing.assert_allclose(twin.predict_proba(X), adapter.predict_proba(X))
+    assert twin.get_params()["random_state"] == 0
+
+
+class _Records(logging.Handler):
+    def __init__(self):
+        super().__init__()
+        self.messages = []
+
+    def emit(self, record):
+        self.messages.append(record.getMessage())
+
+
+@pytest.mark.skipif(
+    keras.backend.backend() != "tensorflow", reason="TensorFlow's tracing warning"
+)
+def test_successive_cold_starts_log_no_retracing_warning(data):
+    X, y = data
+    records = _Records()
+    logger = logging.getLogger("tensorflow")
+    logger.addHandler(records)
+    try:
+        learner = ActiveLearner(
+            KerasAdapter(_compiled_instance(), classes=[0, 1, 2]),
+            X_training=X[:12],
+            y_training=y[:12],
+        )
+        for start in range(12, 19):
+            learner.teach(X[start : start + 1], y[start : start + 1])
+    finally:
+        logger.removeHandler(records)
+    assert not [m for m in records.messages if "retracing" in m], records.messages
