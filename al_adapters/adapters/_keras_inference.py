@@ -359,6 +359,17 @@ def _global_generator(seed):
         yield
 
 
+def is_stochastic(model):
+    """Tell whether ``model`` has a dropout or noise layer that draws anything."""
+    for layer in _layers(model):
+        if getattr(layer, "seed_generator", None) is None:
+            continue
+        amount = getattr(layer, "rate", getattr(layer, "stddev", 1.0))
+        if amount is None or float(amount) > 0:
+            return True
+    return False
+
+
 def seed_count(model):
     """Return how many seeds :func:`mc_dropout` needs for ``model``."""
     return len(_seed_states(model)) + 1  # one more for the global generator

@@ -52,6 +52,7 @@ __all__ = [
     "check_keywords",
     "check_precision",
     "check_same_classes",
+    "warn_not_stochastic",
     "decode_one_hot",
     "encode_labels",
     "is_restored_by_caller",
@@ -224,8 +225,8 @@ def encode_labels(y, classes, n_rows):
 
 def accuracy(adapter, X, y, sample_weight=None, predict_params=None):
     """Return the accuracy of ``adapter.predict`` on ``(X, y)``, y one-hot or not."""
-    labels = decode_one_hot(y, adapter.classes_)
     predicted = adapter.predict(X, **(predict_params or {}))
+    labels = decode_one_hot(y, adapter.classes_)
     return float(accuracy_score(labels, predicted, sample_weight=sample_weight))
 
 
@@ -262,6 +263,25 @@ def check_device(asked, available):
         f"device {asked!r} is not available here: the devices are "
         f"{list(available)}. Pass one of them, or device='auto' for a GPU when "
         "there is one and the CPU otherwise."
+    )
+
+
+def warn_not_stochastic(model_name):
+    """Warn that MC samples of a model without dropout are all the same.
+
+    ``sample_proba`` calls it when the model has no dropout (or other noise)
+    layer that draws anything: every sample equals ``predict_proba``, so an MC
+    measure (BALD, mean STD, variation ratios) scores about zero for every row
+    and a query picks rows by rounding noise.
+    """
+    warnings.warn(
+        f"sample_proba found no dropout layer with a positive rate in the "
+        f"{model_name}: every MC sample equals predict_proba, so MC-dropout "
+        "measures (BALD, mean STD, variation ratios) score about 0 for every "
+        "row. Add dropout to the model, or query with a strategy on "
+        "predict_proba (uncertainty, margin, entropy).",
+        UserWarning,
+        stacklevel=3,
     )
 
 

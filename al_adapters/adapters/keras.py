@@ -65,11 +65,16 @@ class KerasAdapter(ClassifierMixin, RoutedParamsMixin, BaseEstimator):
         A Keras device string (``"cpu"``, ``"gpu:0"``) used as a
         ``keras.device`` scope for building, training and scoring; ``"auto"``
         or None leaves placement to Keras.
-    optimizer : str, keras.optimizers.Optimizer or class, default="rmsprop"
-        Optimizer for an uncompiled model (scikeras' default).
-    loss : str, keras.losses.Loss or callable, default="sparse_categorical_crossentropy"
-        Loss for an uncompiled model. Labels reach Keras as integer positions
-        in ``classes`` (one-hot for ``"categorical_crossentropy"``).
+    optimizer : str, keras.optimizers.Optimizer or class, default=None
+        Optimizer for an uncompiled model; None means RMSprop (scikeras'
+        default). A model that comes compiled (a compiled instance, or a build
+        function that compiles) trains with its own optimizer and loss: leave
+        ``optimizer`` and ``loss`` None then (giving them raises a
+        ValueError), and ``get_params`` reports None, "the model's own".
+    loss : str, keras.losses.Loss or callable, default=None
+        Loss for an uncompiled model; None means
+        ``"sparse_categorical_crossentropy"``. Labels reach Keras as integer
+        positions in ``classes`` (one-hot for ``"categorical_crossentropy"``).
     metrics : list or None, default=None
         Keras metrics to compile with.
     epochs : int, default=1
@@ -154,8 +159,8 @@ class KerasAdapter(ClassifierMixin, RoutedParamsMixin, BaseEstimator):
         *,
         classes: Any,
         device: str | None = "auto",
-        optimizer: Any = "rmsprop",
-        loss: Any = "sparse_categorical_crossentropy",
+        optimizer: Any = None,
+        loss: Any = None,
         metrics: Any = None,
         epochs: int = 1,
         batch_size: int | None = None,
@@ -287,7 +292,8 @@ class KerasAdapter(ClassifierMixin, RoutedParamsMixin, BaseEstimator):
         """Return a new wrapper whose model is built and compiled, untrained."""
         n_classes = len(_classes(self.classes))
         wrapper = training.make_wrapper(self, self._defaults())
-        scikeras_shim.initialize(wrapper, X32, codes, n_classes)
+        came_compiled = scikeras_shim.initialize(wrapper, X32, codes, n_classes)
+        training.check_compile_settings(self, wrapper.model_, came_compiled)
         inference.check_outputs(wrapper.model_, X32[:8], n_classes)
         return wrapper
 
@@ -389,7 +395,18 @@ class KerasAdapter(ClassifierMixin, RoutedParamsMixin, BaseEstimator):
         return self.wrapper_.history_
 
     def __sklearn_is_fitted__(self) -> bool:
+        if "wrapper_" not in vars(self):
+            row_shape = training.pretrained_row_shape(self)
+            if row_shape is not None:
+                self._start_pretrained(row_shape)
         return "wrapper_" in vars(self)
+
+    def _start_pretrained(self, row_shape):
+        """Make ``wrapper_`` from the model instance as given, untrained."""
+        X32 = np.zeros((1, *row_shape), dtype=np.float32)
+        with self._scope():
+            wrapper = self._build(X32, np.zeros(1, dtype=np.int64))
+        self._set_fitted(wrapper, X32, row_shape)
 
     def _rows(self, X):
         """Return ``X`` as float32 NumPy rows, or as a float32 backend tensor."""
@@ -476,7 +493,8 @@ class KerasAdapter(ClassifierMixin, RoutedParamsMixin, BaseEstimator):
 
         Dropout (and other noise layers) are active; BatchNormalization runs in
         inference mode on its moving statistics; weights, statistics and the
-        random state of later training are unchanged afterwards.
+        random state of later training are unchanged afterwards. A model
+        without any gives identical samples, with a UserWarning.
 
         Parameters
         ----------
@@ -497,6 +515,8 @@ class KerasAdapter(ClassifierMixin, RoutedParamsMixin, BaseEstimator):
         n_samples = base.check_count(n_samples, "n_samples")
         X = self._rows(X)
         model = self.model_
+        if not inference.is_stochastic(model):
+            base.warn_not_stochastic("model")
         seeds = None
         if random_state is not None:
             seeds = training.draw_seeds(random_state, inference.seed_count(model))

@@ -172,3 +172,86 @@ def test_successive_cold_starts_log_no_retracing_warning(data):
     finally:
         logger.removeHandler(records)
     assert not [m for m in records.messages if "retracing" in m], records.messages
+
+
+# -- the optimizer get_params reports is the one that trains ----------------------
+
+
+def _build_compiled_with_sgd():
+    model = build_mlp()
+    model.compile(
+        optimizer=keras.optimizers.SGD(learning_rate=0.0123),
+        loss="sparse_categorical_crossentropy",
+    )
+    return model
+
+
+def test_a_self_compiling_model_reports_its_own_optimizer(data):
+    X, y = data
+    adapter = KerasAdapter(_build_compiled_with_sgd, classes=[0, 1, 2])
+    assert adapter.get_params()["optimizer"] is None
+    assert adapter.get_params()["loss"] is None
+    adapter.fit(X, y)
+    assert isinstance(adapter.model_.optimizer, keras.optimizers.SGD)
+    lr = keras.ops.convert_to_numpy(adapter.model_.optimizer.learning_rate)
+    assert float(lr) == pytest.approx(0.0123)
+
+
+@pytest.mark.parametrize("given", [{"optimizer": "adam"}, {"loss": "mse"}])
+def test_settings_a_compiled_model_would_ignore_are_refused(data, given):
+    X, y = data
+    adapter = KerasAdapter(_build_compiled_with_sgd, classes=[0, 1, 2], **given)
+    with pytest.raises(ValueError, match=rf"comes compiled.*\['{next(iter(given))}'\]"):
+        adapter.fit(X, y)
+    assert not hasattr(adapter, "model_")
+
+
+def test_an_uncompiled_model_gets_rmsprop_and_sparse_crossentropy(data):
+    X, y = data
+    adapter = KerasAdapter(build_mlp, classes=[0, 1, 2]).fit(X, y)
+    assert isinstance(adapter.model_.optimizer, keras.optimizers.RMSprop)
+    assert "sparse_categorical_crossentropy" in str(adapter.model_.loss)
+
+
+# -- a pretrained model instance --------------------------------------------------------
+
+
+def test_a_pretrained_model_instance_predicts_with_its_own_weights(data):
+    X, y = data
+    keras.utils.set_random_seed(0)
+    model = _compiled_instance()
+    model.fit(X, y, epochs=20, verbose=0)
+    proba = keras.ops.convert_to_numpy(model(X, training=False))
+    learner = ActiveLearner(KerasAdapter(model, classes=[0, 1, 2]))
+    learner.X_training, learner.y_training = X[:12], y[:12]
+    assert learner.score(X, y) == pytest.approx(np.mean(proba.argmax(axis=1) == y))
+    picked, _ = learner.query(X[12:], n_instances=5)
+    least_confident = np.argsort(proba[12:].max(axis=1), kind="stable")[:5]
+    assert sorted(picked.tolist()) == sorted(least_confident.tolist())
+    np.testing.assert_allclose(learner.predict_proba(X), proba, atol=1e-6)
+
+
+def test_querying_an_unfitted_adapter_warns(data):
+    X, _ = data
+    learner = ActiveLearner(make_adapter("keras"))
+    with pytest.warns(UserWarning, match="not fitted.*first rows"):
+        picked, _ = learner.query(X, n_instances=3)
+    assert picked.tolist() == [0, 1, 2]
+
+
+# -- MC dropout on a model without dropout ------------------------------------------------
+
+
+def test_mc_samples_of_a_model_without_dropout_warn(fitted, data):
+    X, _ = data
+    with pytest.warns(UserWarning, match="no dropout layer"):
+        samples = fitted.sample_proba(X[:5], n_samples=3)
+    np.testing.assert_allclose(samples[1], fitted.predict_proba(X[:5]), atol=1e-6)
+
+
+def test_mc_samples_of_a_model_with_dropout_do_not_warn(data):
+    X, y = data
+    adapter = make_adapter("keras", dropout=0.5, epochs=1, random_state=0).fit(X, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        adapter.sample_proba(X[:5], n_samples=3)
