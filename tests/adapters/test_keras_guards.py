@@ -33,7 +33,7 @@ def fitted(data):
     return make_adapter("keras", epochs=2, random_state=0).fit(X, y)
 
 
-# -- NaN and infinity in a pool ---------------------------------------------------
+# -- NaN and infinity in a pool -------
 
 
 @pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
@@ -64,7 +64,7 @@ def test_a_finite_tensor_pool_is_scored_as_the_array(fitted, data):
     )
 
 
-# -- a softmax under a loss on logits ---------------------------------------------
+# -- a softmax under a loss on logits -------
 
 
 def test_a_softmax_model_with_a_loss_on_logits_is_refused(data):
@@ -93,7 +93,7 @@ def test_a_logits_model_with_a_loss_on_logits_still_trains(data):
     np.testing.assert_allclose(adapter.predict_proba(X).sum(axis=1), 1, rtol=1e-5)
 
 
-# -- devices ------------------------------------------------------------------------
+# -- devices -------
 
 
 @pytest.mark.parametrize("device", ["gpu:97", "cuda:97"])
@@ -121,7 +121,7 @@ def test_the_cpu_by_name_trains(data):
     assert adapter.predict_proba(X[:2]).shape == (2, 3)
 
 
-# -- nothing prints by default --------------------------------------------------------
+# -- nothing prints by default -------
 
 
 def _compiled_instance():
@@ -174,7 +174,7 @@ def test_successive_cold_starts_log_no_retracing_warning(data):
     assert not [m for m in records.messages if "retracing" in m], records.messages
 
 
-# -- the optimizer get_params reports is the one that trains ----------------------
+# -- the optimizer get_params reports is the one that trains -------
 
 
 def _build_compiled_with_sgd():
@@ -213,7 +213,7 @@ def test_an_uncompiled_model_gets_rmsprop_and_sparse_crossentropy(data):
     assert "sparse_categorical_crossentropy" in str(adapter.model_.loss)
 
 
-# -- a pretrained model instance --------------------------------------------------------
+# -- a pretrained model instance -------
 
 
 def test_a_pretrained_model_instance_predicts_with_its_own_weights(data):
@@ -239,7 +239,7 @@ def test_querying_an_unfitted_adapter_warns(data):
     assert picked.tolist() == [0, 1, 2]
 
 
-# -- MC dropout on a model without dropout ------------------------------------------------
+# -- MC dropout on a model without dropout -------
 
 
 def test_mc_samples_of_a_model_without_dropout_warn(fitted, data):

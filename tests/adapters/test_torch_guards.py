@@ -26,7 +26,7 @@ def data():
     return blobs()
 
 
-# -- a softmax under a criterion on logits ----------------------------------------
+# -- a softmax under a criterion on logits -------
 
 
 def test_a_softmax_module_with_cross_entropy_is_refused(data):
@@ -48,7 +48,7 @@ def test_a_softmax_module_with_nll_loss_and_a_logits_module_train(data):
         np.testing.assert_allclose(adapter.predict_proba(X).sum(axis=1), 1, rtol=1e-5)
 
 
-# -- devices ------------------------------------------------------------------------
+# -- devices -------
 
 
 @pytest.mark.parametrize("device", ["cuda:97", torch.device("cuda", 97)])
@@ -79,7 +79,7 @@ def test_auto_and_cpu_resolve_to_devices_that_are_there():
     assert _torch_net.resolve_device(None) is None
 
 
-# -- a pretrained module instance -------------------------------------------------------
+# -- a pretrained module instance -------
 
 
 def _pretrained_module(X, y):
@@ -133,7 +133,7 @@ def test_querying_an_unfitted_adapter_warns(data):
     assert picked.tolist() == [0, 1, 2]
 
 
-# -- MC dropout on a module without dropout -------------------------------------------
+# -- MC dropout on a module without dropout -------
 
 
 def test_mc_samples_of_a_module_without_dropout_warn(data):
