@@ -14,9 +14,6 @@ except ImportError as exc:
     ) from exc
 
 import contextlib
-import copy
-import pickle
-import random
 from typing import Any
 
 import numpy as np
@@ -26,17 +23,16 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from al_adapters import _backend
 from al_adapters.adapters import _keras_inference as inference
-from al_adapters.adapters import _keras_state as keras_state
 from al_adapters.adapters import _keras_training as training
 from al_adapters.adapters import _scikeras_shim as scikeras_shim
 from al_adapters.adapters import base
 from al_adapters.adapters._keras_params import RoutedParamsMixin
-from al_adapters.protocol import ModelState
+from al_adapters.adapters._keras_state import KerasStateMixin
 
 __all__ = ["KerasAdapter"]
 
 
-class KerasAdapter(ClassifierMixin, RoutedParamsMixin, BaseEstimator):
+class KerasAdapter(KerasStateMixin, ClassifierMixin, RoutedParamsMixin, BaseEstimator):
     """A Keras 3 classifier with fixed classes, warm training and MC dropout.
 
     Built on scikeras' ``KerasClassifier``, which builds, compiles and trains the
@@ -312,62 +308,6 @@ class KerasAdapter(ClassifierMixin, RoutedParamsMixin, BaseEstimator):
             self._check_row_shape(X32.shape)
         return X32, base.encode_labels(y, classes, len(X32))
 
-    # -- state ----------------------------------------------------------------
-
-    def state_dict(self) -> ModelState:
-        """Return the adapter's state: host arrays plus JSON-able metadata.
-
-        Arrays: every variable of the model (weights, BatchNorm statistics,
-        dropout seed generator states) and of its optimizer, copied to the
-        host. Metadata: the format, ``fitted``, ``classes``, the row shape and
-        the training history.
-
-        Returns
-        -------
-        state : ModelState
-            See :mod:`al_adapters.protocol` for the format.
-        """
-        return keras_state.take(self)
-
-    def load_state_dict(self, state: ModelState) -> "KerasAdapter":
-        """Put the adapter back in ``state``, a :meth:`state_dict` of it.
-
-        An unfitted adapter builds and compiles its model first, as ``fit``
-        would; a state of an unfitted adapter makes the adapter unfitted.
-
-        Parameters
-        ----------
-        state : ModelState
-            What :meth:`state_dict` returned, for the same ``classes``.
-
-        Returns
-        -------
-        self : KerasAdapter
-            The adapter.
-        """
-        meta = keras_state.check_format(state)
-        if not meta["fitted"]:
-            for name in ("wrapper_", "classes_", "n_features_in_", "_row_shape"):
-                self.__dict__.pop(name, None)
-            return self
-        classes = _classes(self.classes)
-        if meta["classes"] != classes.tolist():
-            raise ValueError(
-                f"the state is of a model for classes {meta['classes']}, but this "
-                f"adapter has classes {classes.tolist()}"
-            )
-        if self.__sklearn_is_fitted__():
-            wrapper = self.wrapper_
-        else:
-            row_shape = tuple(meta["row_shape"])
-            X32 = np.zeros((1, *row_shape), dtype=np.float32)
-            with self._scope():
-                wrapper = self._build(X32, np.zeros(1, dtype=np.int64))
-            self._set_fitted(wrapper, X32, row_shape)
-        with inference.device_scope(self.device):
-            keras_state.load(wrapper, state)
-        return self
-
     @contextlib.contextmanager
     def _scope(self):
         random_state = training.random_state_of(self)
@@ -577,31 +517,6 @@ class KerasAdapter(ClassifierMixin, RoutedParamsMixin, BaseEstimator):
             return inference.to_tensor(rows, self.model_)
 
     # -- scikit-learn ---------------------------------------------------------
-
-    def __deepcopy__(self, memo):
-        # Rebuilding a Keras model from its saved form draws layer seeds from
-        # Python's global generator; a copy must not shift what later code draws.
-        python_state = random.getstate()
-        twin = type(self).__new__(type(self))
-        memo[id(self)] = twin
-        try:
-            with training.quiet():
-                vars(twin).update(copy.deepcopy(vars(self), memo))
-        finally:
-            random.setstate(python_state)
-        return twin
-
-    def __getstate__(self):
-        # Pickled in one piece, so that unpickling loads the Keras models
-        # inside training.quiet() (see __setstate__).
-        return {"pickled": pickle.dumps(super().__getstate__())}
-
-    def __setstate__(self, state):
-        if set(state) == {"pickled"}:
-            with training.quiet():
-                state = pickle.loads(state["pickled"])
-        super().__setstate__(state)
-
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.non_deterministic = True
