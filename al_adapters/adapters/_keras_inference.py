@@ -61,15 +61,14 @@ def device_scope(device):
 
 
 def check_device(device):
-    """Return ``device`` as a Keras device string (``"gpu:0"``) that is there."""
+    """Return ``device`` as a Keras device string (``"gpu:1"``...) that is there."""
     if not isinstance(device, str):
         raise TypeError(
             f"device must be a string such as 'cpu', 'gpu:0' or 'auto', got {device!r}"
         )
     name = device.lower().replace("cuda", "gpu")
-    if ":" not in name:
-        name = f"{name}:0"
-    base.check_device(name, available_devices())
+    # "cpu" stays "cpu": Keras on torch places variables differently on "cpu:0"
+    base.check_device(name if ":" in name else f"{name}:0", available_devices())
     return name
 
 

@@ -108,11 +108,11 @@ def test_a_device_that_is_not_there_is_named_with_those_that_are(data, device):
 def test_cuda_is_read_as_the_first_gpu():
     available = _keras_inference.available_devices()
     if "gpu:0" in available:
-        assert _keras_inference.check_device("cuda") == "gpu:0"
+        assert _keras_inference.check_device("cuda:0") == "gpu:0"
     else:
         with pytest.raises(ValueError, match="'gpu:0' is not available"):
             _keras_inference.check_device("cuda")
-    assert _keras_inference.check_device("CPU") == "cpu:0"
+    assert _keras_inference.check_device("CPU") == "cpu"
 
 
 def test_the_cpu_by_name_trains(data):
