@@ -21,6 +21,7 @@ import contextvars
 import numbers
 import sys
 import time
+import warnings
 
 import numpy as np
 from sklearn.exceptions import NotFittedError
@@ -29,7 +30,7 @@ from tqdm.auto import tqdm
 from al_adapters import _backend, _chunking, _rows
 from al_adapters._backend._sources import StreamSource
 from al_adapters._validation import check_n_instances
-from al_adapters.protocol import SupportsToDevice, resolve_model
+from al_adapters.protocol import SupportsStateDict, SupportsToDevice, resolve_model
 from al_adapters.selection import (
     RunningTopK,
     _make_rng,
@@ -185,6 +186,15 @@ def iter_scores(
             except NotFittedError:
                 if unfitted_score is None:
                     raise
+                if start == 0 and isinstance(model, SupportsStateDict):
+                    warnings.warn(
+                        f"the {type(model).__name__} is not fitted: every row gets "
+                        "the same score, so the query returns the first rows of "
+                        "the pool. Fit it first (an adapter over a module or "
+                        "model instance predicts with the weights it was given).",
+                        UserWarning,
+                        stacklevel=2,
+                    )
                 scores = np.full(_rows.n_rows(chunk), unfitted_score, dtype=np.float64)
             bar.update(_rows.n_rows(chunk))
             yield start, _backend.at_least_float32(scores)

@@ -15,10 +15,12 @@ estimator, say) means adding a case to ``CASES`` whose ``failing_fit`` keyword
 arguments make its training raise midway.
 
 Set ``AL_STATE_EXAMPLES`` (default 8) and ``AL_STATE_STEPS`` (default 10) for a
-longer run.
+longer run; the adapter-backed cases (a TorchAdapter and a KerasAdapter, skipped
+when their framework is missing) run fewer examples, as each call trains a net.
 """
 
 import dataclasses
+import importlib.util
 import os
 import pickle
 from collections.abc import Callable
@@ -87,6 +89,102 @@ class EstimatorCase:
     name: str
     make: Callable[[int], Any]
     failing_fit: dict[str, dict[str, Any]]
+    examples: int | None = None  # None: AL_STATE_EXAMPLES
+    steps: int | None = None  # None: AL_STATE_STEPS
+    needs: tuple[str, ...] = ()  # modules the case imports
+
+
+# -- adapter-backed estimators: tiny nets whose training is deterministic ------------
+
+#: Forward passes seen by the torch module since a failing call began.
+_FORWARDS = {"count": 0}
+
+
+def _torch_adapter(variant):
+    import torch
+    from torch import nn
+
+    from al_adapters import TorchAdapter
+
+    class FailingMLP(nn.Module):
+        """Weights drawn from ``variant``; the 2nd pass of a failing call raises."""
+
+        def __init__(self, variant=0):
+            super().__init__()
+            self.hidden, self.out = nn.Linear(4, 8), nn.Linear(8, 3)
+            generator = torch.Generator().manual_seed(variant)
+            with torch.no_grad():
+                for p in self.parameters():
+                    p.copy_(0.5 * torch.randn(p.shape, generator=generator))
+
+        def forward(self, X, fail=None):
+            if fail is not None:
+                _FORWARDS["count"] += 1
+                if _FORWARDS["count"] >= 2:  # after one optimizer step
+                    _FORWARDS["count"] = 0
+                    _fail(fail)
+            return self.out(torch.relu(self.hidden(X)))
+
+    return TorchAdapter(
+        FailingMLP,
+        module__variant=variant,
+        classes=[0, 1, 2],
+        criterion=nn.CrossEntropyLoss,
+        lr=0.1,
+        max_epochs=2,
+        batch_size=8,
+        iterator_train__shuffle=False,
+    )
+
+
+def _keras_mlp():
+    import keras
+
+    inputs = keras.Input((4,))
+    hidden = keras.layers.Dense(8, activation="relu")(inputs)
+    return keras.Model(inputs, keras.layers.Dense(3, activation="softmax")(hidden))
+
+
+def _keras_adapter(variant):
+    from al_adapters import KerasAdapter
+
+    return KerasAdapter(
+        _keras_mlp,
+        classes=[0, 1, 2],
+        optimizer="sgd",
+        optimizer__learning_rate=0.1,
+        epochs=2,
+        batch_size=8,
+        shuffle=False,
+        random_state=variant,
+        run_eagerly=True,  # no tracing per cold start: several times faster here
+    )
+
+
+def _keras_failing_fit(how):
+    import keras
+
+    class FailAfterFirstBatch(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            _fail(how)
+
+    return {"callbacks": [FailAfterFirstBatch()]}
+
+
+def _keras_failing():
+    return {how: _keras_failing_fit(how) for how in ("error", "interrupt")}
+
+
+class _LazyFailing(dict):
+    """``failing_fit`` whose values are built on first use (imports Keras late)."""
+
+    def __init__(self, build):
+        super().__init__()
+        self.build = build
+
+    def __missing__(self, how):
+        self.update(self.build())
+        return dict.__getitem__(self, how)
 
 
 FAILING = {"error": {"fail": "error"}, "interrupt": {"fail": "interrupt"}}
@@ -102,6 +200,22 @@ CASES = [
             loss="log_loss", random_state=variant, max_iter=30, tol=None
         ),
         FAILING,
+    ),
+    EstimatorCase(
+        "torch",
+        _torch_adapter,
+        FAILING,
+        examples=2,
+        steps=5,
+        needs=("torch", "skorch"),
+    ),
+    EstimatorCase(
+        "keras",
+        _keras_adapter,
+        _LazyFailing(_keras_failing),
+        examples=1,
+        steps=4,
+        needs=("keras", "scikeras"),
     ),
 ]
 
@@ -177,6 +291,36 @@ INVALID_KINDS = [
 EXPECTED_ERRORS = (ValueError, TypeError, TrainingFailed, KeyboardInterrupt)
 
 
+def _fingerprint(estimator):
+    """Everything an estimator holds: its state_dict if it has one, else its pickle.
+
+    An adapter's pickle is not byte-stable (Keras writes a date into it); its
+    ``state_dict`` holds every array it needs to continue, and its metadata.
+    """
+    if not hasattr(estimator, "state_dict"):
+        return pickle.dumps(estimator)
+    state = estimator.state_dict()
+    arrays = {name: np.array(a, copy=True) for name, a in state.arrays.items()}
+    return _Fingerprint(arrays, repr(sorted(state.metadata.items())))
+
+
+@dataclasses.dataclass
+class _Fingerprint:
+    arrays: dict[str, np.ndarray]
+    metadata: str
+
+    def __eq__(self, other):
+        return (
+            self.metadata == other.metadata
+            and self.arrays.keys() == other.arrays.keys()
+            and all(
+                self.arrays[k].dtype == other.arrays[k].dtype
+                and np.array_equal(self.arrays[k], other.arrays[k])
+                for k in self.arrays
+            )
+        )
+
+
 class LearnerMachine(RuleBasedStateMachine):
     """Drives a learner (or committee) and a pool; checks them after every call."""
 
@@ -216,7 +360,7 @@ class LearnerMachine(RuleBasedStateMachine):
                     np.array(m.X_training, copy=True),
                     m.y_training.dtype,
                     np.array(m.y_training, copy=True),
-                    pickle.dumps(m.estimator),
+                    _fingerprint(m.estimator),
                     m.predict(PROBE),
                     m.predict_proba(PROBE),
                 )
@@ -389,6 +533,9 @@ EXAMPLES = int(os.environ.get("AL_STATE_EXAMPLES", "8"))
 @pytest.mark.parametrize("committee", [False, True], ids=["learner", "committee"])
 @pytest.mark.parametrize("case", CASES, ids=lambda case: case.name)
 def test_failed_calls_change_nothing_and_others_match_the_reference(case, committee):
+    for module in case.needs:
+        if importlib.util.find_spec(module) is None:
+            pytest.skip(f"{module} is not installed")
     machine = type(
         f"{case.name.title()}Machine",
         (LearnerMachine,),
@@ -397,8 +544,8 @@ def test_failed_calls_change_nothing_and_others_match_the_reference(case, commit
     run_state_machine_as_test(
         machine,
         settings=settings(
-            max_examples=EXAMPLES,
-            stateful_step_count=STEPS,
+            max_examples=min(EXAMPLES, case.examples or EXAMPLES),
+            stateful_step_count=min(STEPS, case.steps or STEPS),
             deadline=None,
             suppress_health_check=[HealthCheck.too_slow],
         ),

@@ -16,6 +16,7 @@ import keras
 import numpy as np
 
 from al_adapters import _backend, _chunking
+from al_adapters.adapters import base
 
 #: On JAX, chunks of at least this many rows (times passes) run jit-compiled:
 #: compiling costs about 0.4 s per shape on a CPU, an eager call on 1,000 rows
@@ -35,11 +36,59 @@ def as_float32(tensor):
     return keras.ops.cast(tensor, "float32")
 
 
+def check_finite(X):
+    """Raise ValueError if the backend tensor ``X`` holds NaN or infinity.
+
+    The check runs where the tensor is; only one boolean reaches the host.
+    """
+    if X.shape[0] and not bool(keras.ops.all(keras.ops.isfinite(X))):
+        raise ValueError(
+            "Input X contains NaN or infinity: every value of a pool row must be "
+            "finite to be scored"
+        )
+
+
 def device_scope(device):
-    """Return a ``keras.device`` scope for ``device``, or a no-op for Keras' choice."""
+    """Return a ``keras.device`` scope for ``device``, or a no-op for Keras' choice.
+
+    ``"cuda"`` and ``"cuda:N"`` are read as ``"gpu:0"`` and ``"gpu:N"`` (the
+    TorchAdapter's spelling); a device that is not there raises a ValueError
+    naming the devices there are.
+    """
     if device is None or device == "auto":
         return contextlib.nullcontext()
-    return keras.device(device)
+    return keras.device(check_device(device))
+
+
+def check_device(device):
+    """Return ``device`` as a Keras device string (``"gpu:1"``...) that is there."""
+    if not isinstance(device, str):
+        raise TypeError(
+            f"device must be a string such as 'cpu', 'gpu:0' or 'auto', got {device!r}"
+        )
+    name = device.lower().replace("cuda", "gpu")
+    # "cpu" stays "cpu": Keras on torch places variables differently on "cpu:0"
+    base.check_device(name if ":" in name else f"{name}:0", available_devices())
+    return name
+
+
+@functools.cache
+def available_devices():
+    """Return the devices of the Keras backend, as ``"cpu:0"``, ``"gpu:0"``..."""
+    backend = keras.backend.backend()
+    if backend == "torch":
+        import torch
+
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        return ("cpu:0", *(f"gpu:{i}" for i in range(count)))
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        return tuple(
+            f"{d.device_type.lower()}:{d.name.rsplit(':', 1)[-1]}"
+            for d in tf.config.list_logical_devices()
+        )
+    return tuple(keras.distribution.list_devices())
 
 
 def no_grad():
@@ -223,8 +272,18 @@ def check_outputs(model, X, n_classes):
             f"the model outputs shape {out.shape[1:]} per row, but there are "
             f"{n_classes} classes: end the model in a Dense({n_classes}) layer"
         )
-    sums_to_one = np.allclose(out.sum(axis=1), 1, atol=1e-3)
-    if not uses_logits(model) and (np.any(out < 0) or not sums_to_one):
+    if uses_logits(model):
+        if np.all(out >= 0) and np.allclose(out.sum(axis=1), 1, rtol=0, atol=1e-5):
+            raise ValueError(
+                "the model's outputs are already probabilities (non-negative rows "
+                "summing to 1), but its loss has from_logits=True and applies a "
+                "softmax of its own: the probabilities would be softmaxed twice, "
+                "in training and in scoring. End the model in a Dense layer "
+                "without activation (logits), or use a loss with "
+                "from_logits=False"
+            )
+        return
+    if np.any(out < 0) or not np.allclose(out.sum(axis=1), 1, atol=1e-3):
         raise ValueError(
             "the model's outputs are not probabilities (rows must be >= 0 and "
             "sum to 1): end it in a softmax, or compile with a loss that has "
@@ -297,6 +356,17 @@ def _global_generator(seed):
     with torch.random.fork_rng(devices=devices):
         torch.manual_seed(seed)
         yield
+
+
+def is_stochastic(model):
+    """Tell whether ``model`` has a dropout or noise layer that draws anything."""
+    for layer in _layers(model):
+        if getattr(layer, "seed_generator", None) is None:
+            continue
+        amount = getattr(layer, "rate", getattr(layer, "stddev", 1.0))
+        if amount is None or float(amount) > 0:
+            return True
+    return False
 
 
 def seed_count(model):

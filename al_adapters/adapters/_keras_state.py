@@ -9,10 +9,17 @@ for reference (shapes are what is checked on loading). Metadata: the format,
 is scikeras' epoch count).
 """
 
+import copy
+import pickle
+import random
 from collections import defaultdict
+from typing import Any
 
 import numpy as np
 
+from al_adapters.adapters import _keras_inference as inference
+from al_adapters.adapters import _keras_training as training
+from al_adapters.adapters import base
 from al_adapters.protocol import ModelState, check_state
 
 FORMAT = "al_adapters.KerasAdapter.state/1"
@@ -102,3 +109,94 @@ def _assign(variables, paths, arrays, prefix):
         )
     for variable, value in zip(variables, values, strict=True):
         variable.assign(value)
+
+
+class KerasStateMixin:
+    """A KerasAdapter's state: ``state_dict``, ``load_state_dict``, copies, pickles."""
+
+    # The adapter's own steps this mixin calls.
+    classes: Any
+    device: Any
+    wrapper_: Any
+    _scope: Any
+    _build: Any
+    _set_fitted: Any
+    __sklearn_is_fitted__: Any
+
+    def state_dict(self) -> ModelState:
+        """Return the adapter's state: host arrays plus JSON-able metadata.
+
+        Arrays: every variable of the model (weights, BatchNorm statistics,
+        dropout seed generator states) and of its optimizer, copied to the
+        host. Metadata: the format, ``fitted``, ``classes``, the row shape and
+        the training history.
+
+        Returns
+        -------
+        state : ModelState
+            See :mod:`al_adapters.protocol` for the format.
+        """
+        return take(self)
+
+    def load_state_dict(self, state: ModelState) -> Any:
+        """Put the adapter back in ``state``, a :meth:`state_dict` of it.
+
+        An unfitted adapter builds and compiles its model first, as ``fit``
+        would; a state of an unfitted adapter makes the adapter unfitted.
+
+        Parameters
+        ----------
+        state : ModelState
+            What :meth:`state_dict` returned, for the same ``classes``.
+
+        Returns
+        -------
+        self : KerasAdapter
+            The adapter.
+        """
+        meta = check_format(state)
+        if not meta["fitted"]:
+            for name in ("wrapper_", "classes_", "n_features_in_", "_row_shape"):
+                self.__dict__.pop(name, None)
+            return self
+        classes = base.check_classes(self.classes, "KerasAdapter")
+        if meta["classes"] != classes.tolist():
+            raise ValueError(
+                f"the state is of a model for classes {meta['classes']}, but this "
+                f"adapter has classes {classes.tolist()}"
+            )
+        if self.__sklearn_is_fitted__():
+            wrapper = self.wrapper_
+        else:
+            row_shape = tuple(meta["row_shape"])
+            X32 = np.zeros((1, *row_shape), dtype=np.float32)
+            with self._scope():
+                wrapper = self._build(X32, np.zeros(1, dtype=np.int64))
+            self._set_fitted(wrapper, X32, row_shape)
+        with inference.device_scope(self.device):
+            load(wrapper, state)
+        return self
+
+    def __deepcopy__(self, memo):
+        # Rebuilding a Keras model from its saved form draws layer seeds from
+        # Python's global generator; a copy must not shift what later code draws.
+        python_state = random.getstate()
+        twin = type(self).__new__(type(self))
+        memo[id(self)] = twin
+        try:
+            with training.quiet():
+                vars(twin).update(copy.deepcopy(vars(self), memo))
+        finally:
+            random.setstate(python_state)
+        return twin
+
+    def __getstate__(self):
+        # Pickled in one piece, so that unpickling loads the Keras models
+        # inside training.quiet() (see __setstate__).
+        return {"pickled": pickle.dumps(super().__getstate__())}
+
+    def __setstate__(self, state):
+        if set(state) == {"pickled"}:
+            with training.quiet():
+                state = pickle.loads(state["pickled"])
+        super().__setstate__(state)

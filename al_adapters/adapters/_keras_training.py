@@ -15,6 +15,8 @@ The private steps of scikeras that build and train live in
 import contextlib
 import copy
 import functools
+import logging
+import warnings
 
 import keras
 import numpy as np
@@ -60,6 +62,31 @@ def _build_function(model, build_params):
     )
 
 
+#: What an uncompiled model is compiled with when ``optimizer`` / ``loss`` is None.
+DEFAULT_COMPILE = {"optimizer": "rmsprop", "loss": "sparse_categorical_crossentropy"}
+
+
+def check_compile_settings(adapter, model, came_compiled):
+    """Refuse ``optimizer`` / ``loss`` given for a model that comes compiled.
+
+    Keras trains with the model's own compile settings then, so the adapter's
+    would be ignored (and ``get_params`` would report what does not train).
+    """
+    given = {k: getattr(adapter, k) for k in DEFAULT_COMPILE}
+    given = {k: v for k, v in given.items() if v is not None}
+    if came_compiled and given:
+        own = {
+            "optimizer": type(model.optimizer).__name__,
+            "loss": getattr(model.loss, "name", model.loss),
+        }
+        raise ValueError(
+            f"the model comes compiled (optimizer {own['optimizer']}, loss "
+            f"{own['loss']}), so {sorted(given)} given to the adapter would be "
+            "ignored: leave them None to train with the model's own compile "
+            "settings, or pass an uncompiled model"
+        )
+
+
 def _differs(value, default):
     if value is default:
         return False
@@ -101,11 +128,15 @@ def make_wrapper(adapter, defaults):
             for k, v in scikeras_params.items()
             if k not in defaults or _differs(v, defaults[k]) or k == "verbose"
         }
+        overrides = {k: v for k, v in overrides.items() if v is not None}
         if wrapper.loss is None:
-            overrides.setdefault("loss", scikeras_params["loss"])
+            overrides.setdefault("loss", DEFAULT_COMPILE["loss"])
         wrapper.set_params(**overrides)
         model = wrapper.model if wrapper.model is not None else wrapper.build_fn
     else:
+        for name, default in DEFAULT_COMPILE.items():
+            if scikeras_params[name] is None:
+                scikeras_params[name] = default
         wrapper = KerasClassifier(model=None, **scikeras_params)
     # What scikeras hands the build function: model__* and non-routed extras.
     build_params = {k for k in wrapper.get_params() if k.startswith("model__")}
@@ -114,6 +145,24 @@ def make_wrapper(adapter, defaults):
         wrapper.set_params(model=_build_function(model, build_params), build_fn=None)
     wrapper.set_params(warm_start=False, random_state=None)
     return wrapper
+
+
+def pretrained_row_shape(adapter):
+    """Return the row shape of a model instance to start from, else None.
+
+    A ``keras.Model`` instance with a fully defined input shape predicts with
+    the weights it was given before any training; a build function, or an
+    instance whose input shape is open, needs a first fit.
+    """
+    model = adapter.model
+    if not isinstance(model, keras.Model) or not getattr(model, "inputs", None):
+        return None
+    if len(model.inputs) != 1:
+        return None
+    shape = tuple(model.inputs[0].shape[1:])
+    if any(d is None for d in shape):
+        return None
+    return tuple(int(d) for d in shape)
 
 
 def random_state_of(adapter):
@@ -165,3 +214,38 @@ def seeded(random_state):
             yield
     finally:
         keras_shim.restore_global_seeds(seeds)
+
+
+#: Keras' warning when a copy of a compiled, untrained model is loaded: its
+#: optimizer has no state to load, and a cold start wants fresh state anyway.
+_OPTIMIZER_LOADING = "Skipping variable loading for optimizer"
+
+
+class _NoRetracingWarning(logging.Filter):
+    """Drops TensorFlow's warning that a training function was traced again.
+
+    Every cold start trains a new model, whose training function is traced
+    once; TensorFlow counts those traces together and warns after five.
+    """
+
+    def filter(self, record):
+        return "triggered tf.function retracing" not in record.getMessage()
+
+
+@contextlib.contextmanager
+def quiet():
+    """Scope without the framework messages the adapter's own copies trigger.
+
+    Keras' warning about skipped optimizer variables when a model instance is
+    copied (its optimizer is untrained), and TensorFlow's retracing warning
+    when successive cold starts trace their new models' functions.
+    """
+    logger = logging.getLogger("tensorflow")
+    no_retracing = _NoRetracingWarning()
+    logger.addFilter(no_retracing)
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=_OPTIMIZER_LOADING)
+            yield
+    finally:
+        logger.removeFilter(no_retracing)

@@ -11,12 +11,18 @@ import numpy as np
 
 
 def initialize(wrapper, X, codes, n_classes):
-    """Build and compile the model of ``wrapper`` for ``n_classes`` fixed classes."""
+    """Build and compile the model of ``wrapper`` for ``n_classes`` fixed classes.
+
+    Returns whether the model came compiled (by its build function, or as a
+    compiled instance), in which case scikeras leaves its compile settings be.
+    """
     # scikeras infers the classes from y unless classes_ is set beforehand;
     # with it set, the build function's meta holds n_classes_ == n_classes.
     wrapper.classes_ = np.arange(n_classes)
     wrapper._initialize(X, codes)
+    came_compiled = bool(wrapper.model_.compiled)
     wrapper._ensure_compiled_model()
+    return came_compiled
 
 
 def train(wrapper, X, codes, sample_weight, epochs, fit_params=None):

@@ -65,7 +65,7 @@ def _check_features(adapter, shape, *, reset):
     """Set or check ``n_features_in_`` for a tensor (validate_data's message)."""
     if reset:
         adapter.n_features_in_ = int(shape[1])
-    elif shape[1] != adapter.n_features_in_:
+    elif getattr(adapter, "n_features_in_", shape[1]) != shape[1]:
         raise ValueError(
             f"X has {shape[1]} features, but {type(adapter).__name__} is expecting "
             f"{adapter.n_features_in_} features as input."
@@ -76,9 +76,10 @@ def _check_features(adapter, shape, *, reset):
 def _check_row_shape(adapter, shape, *, reset):
     """Set or check the shape of one row (beyond the feature count, for N-D X)."""
     row_shape = tuple(int(d) for d in shape[1:])
+    expected = getattr(adapter, "_row_shape", None)
     if reset:
         adapter._row_shape = row_shape
-    elif row_shape != adapter._row_shape:
+    elif expected is not None and row_shape != expected:
         raise ValueError(
             f"X has rows of shape {row_shape}, but {type(adapter).__name__} was "
             f"fitted on rows of shape {adapter._row_shape}"

@@ -17,6 +17,7 @@ from torch import nn
 
 from al_adapters.adapters import _skorch_shim as skorch_shim
 from al_adapters.adapters import _torch_inference as inference
+from al_adapters.adapters import base
 
 #: Parameters the adapter sets on the net unless given to the adapter.
 ADAPTER_DEFAULTS = {"train_split": None, "verbose": 0}
@@ -74,10 +75,37 @@ class InitialModule:
 
 
 def resolve_device(device):
-    """Return skorch's device for the adapter's ``device`` (``"auto"`` resolved)."""
+    """Return skorch's device for the adapter's ``device`` (``"auto"`` resolved).
+
+    A device that is not there (CUDA on a machine without it, a GPU index past
+    the last one) raises a ValueError naming the devices there are.
+    """
     if isinstance(device, str) and device == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
+    if device is None:
+        return None
+    try:
+        parsed = torch.device(device)
+    except (RuntimeError, TypeError) as exc:
+        raise ValueError(
+            f"device {device!r} is not a torch device; pass 'cpu', 'cuda', "
+            "'cuda:1'... or 'auto'"
+        ) from exc
+    if parsed.type == "cuda":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        index = 0 if parsed.index is None else parsed.index
+        base.check_device(f"cuda:{index}", available_devices(count))
+    elif parsed.type == "mps" and not torch.backends.mps.is_available():
+        base.check_device("mps", available_devices(0))
     return device
+
+
+def available_devices(cuda_count):
+    """Return the torch devices there are, as the error messages name them."""
+    devices = ["cpu"] + [f"cuda:{i}" for i in range(cuda_count)]
+    if torch.backends.mps.is_available():
+        devices.append("mps")
+    return devices
 
 
 def net_class_and_params(module, net_params):
@@ -170,11 +198,26 @@ def check_outputs(net, X, n_classes):
             "module that returns logits (or log-probabilities), or end the module "
             "with a softmax."
         )
+    if _takes_logits(criterion) and _are_probabilities(output, tolerance=1e-5):
+        raise ValueError(
+            "the module's outputs are already probabilities (non-negative rows "
+            f"summing to 1), but the criterion {type(criterion).__name__} applies "
+            "a softmax of its own: the probabilities would be softmaxed twice, in "
+            "training and in scoring. Drop the module's final softmax (return "
+            "logits), or keep it and use criterion=torch.nn.NLLLoss (skorch's "
+            "default, which takes probabilities)."
+        )
 
 
-def _are_probabilities(output):
+def _takes_logits(criterion):
+    """Tell whether ``criterion`` applies a softmax to the module's outputs."""
+    return isinstance(criterion, nn.CrossEntropyLoss)
+
+
+def _are_probabilities(output, tolerance=None):
     output = output.float()
-    tolerance = max(1e-3, 10 * torch.finfo(output.dtype).eps)
+    if tolerance is None:
+        tolerance = max(1e-3, 10 * torch.finfo(output.dtype).eps)
     in_range = bool(((output >= -tolerance) & (output <= 1 + tolerance)).all())
     sums_to_one = bool(((output.sum(dim=1) - 1).abs() <= tolerance).all())
     return in_range and sums_to_one

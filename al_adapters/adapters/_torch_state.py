@@ -89,7 +89,7 @@ class TorchStateMixin:
             {
                 "format": FORMAT,
                 "classes": self.classes_.tolist(),
-                "row_shape": list(self._row_shape),
+                "row_shape": _row_shape_of(self),
                 "module": nets.unwrapped(net.module_).state_dict(),
                 "criterion": nets.unwrapped(net.criterion_).state_dict(),
                 "optimizer": net.optimizer_.state_dict(),
@@ -122,8 +122,9 @@ class TorchStateMixin:
         net.history_ = History(json.loads(saved["history"]))
         net.module_.eval()
         self.net_, self.classes_ = net, classes
-        self._row_shape = tuple(saved["row_shape"])
-        self.n_features_in_ = self._row_shape[0]
+        if saved["row_shape"] is not None:
+            self._row_shape = tuple(saved["row_shape"])
+            self.n_features_in_ = self._row_shape[0]
         return self
 
     def state_dict(self) -> ModelState:
@@ -163,7 +164,7 @@ class TorchStateMixin:
             "format": STATE_FORMAT,
             "fitted": True,
             "classes": self.classes_.tolist(),
-            "row_shape": list(self._row_shape),
+            "row_shape": _row_shape_of(self),
             "optimizer_param_groups": optimizer["param_groups"],
             "optimizer_scalars": scalars,
             "bfloat16": bfloat16,
@@ -227,8 +228,9 @@ class TorchStateMixin:
         net.history_ = History(_jsonable(meta["history"]))
         net.module_.eval()
         self.net_, self.classes_ = net, classes
-        self._row_shape = tuple(meta["row_shape"])
-        self.n_features_in_ = self._row_shape[0]
+        if meta["row_shape"] is not None:  # None: a pretrained start, untrained
+            self._row_shape = tuple(meta["row_shape"])
+            self.n_features_in_ = self._row_shape[0]
         return self
 
     def __getstate__(self):
@@ -251,6 +253,11 @@ class TorchStateMixin:
             net_params = {**pickled["_net_params"], "device": "cpu"}
             pickled = {**pickled, "_net_params": net_params}
         super().__setstate__(pickled)
+
+
+def _row_shape_of(adapter):
+    row_shape = getattr(adapter, "_row_shape", None)
+    return None if row_shape is None else list(row_shape)
 
 
 def _is_cuda(device):

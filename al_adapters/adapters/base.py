@@ -21,6 +21,10 @@ same rules as TorchAdapter and KerasAdapter by calling the same functions:
   global generator is put back afterwards (:func:`restoring_global_generators`).
 - **Rollback**: ``fit`` and ``partial_fit`` leave the adapter unchanged when
   they raise, ``KeyboardInterrupt`` included (:func:`unchanged_on_error`).
+- **Devices**: ``device="auto"`` is the portable choice (a GPU when there is
+  one, else the CPU); a device that is not there raises a ValueError naming
+  it and the devices available (:func:`check_device`), when the adapter is
+  first fitted or used, never a silent fall-back to another device.
 - **Precision**: ``precision`` is None, ``"bfloat16"`` or ``"float16"``, the
   values the strategies' ``mixed_precision`` takes; ``"bf16"`` and ``"fp16"``
   are read with a DeprecationWarning.
@@ -44,9 +48,11 @@ __all__ = [
     "caller_restores",
     "check_classes",
     "check_count",
+    "check_device",
     "check_keywords",
     "check_precision",
     "check_same_classes",
+    "warn_not_stochastic",
     "decode_one_hot",
     "encode_labels",
     "is_restored_by_caller",
@@ -219,8 +225,8 @@ def encode_labels(y, classes, n_rows):
 
 def accuracy(adapter, X, y, sample_weight=None, predict_params=None):
     """Return the accuracy of ``adapter.predict`` on ``(X, y)``, y one-hot or not."""
-    labels = decode_one_hot(y, adapter.classes_)
     predicted = adapter.predict(X, **(predict_params or {}))
+    labels = decode_one_hot(y, adapter.classes_)
     return float(accuracy_score(labels, predicted, sample_weight=sample_weight))
 
 
@@ -230,6 +236,53 @@ def _distinct(labels):
         if label not in seen:
             seen.append(label)
     return seen
+
+
+def check_device(asked, available):
+    """Raise a ValueError unless the device ``asked`` is one of ``available``.
+
+    Parameters
+    ----------
+    asked : str
+        The device as the user gave it, normalised by the adapter
+        (``"cuda:0"``, ``"gpu:1"``...).
+    available : sequence of str
+        The devices there are, in the same spelling.
+
+    Examples
+    --------
+    >>> check_device("cpu", ["cpu"])
+    >>> check_device("cuda:0", ["cpu"])
+    Traceback (most recent call last):
+    ...
+    ValueError: device 'cuda:0' is not available here: the devices are ['cpu']. ...
+    """
+    if asked in available:
+        return
+    raise ValueError(
+        f"device {asked!r} is not available here: the devices are "
+        f"{list(available)}. Pass one of them, or device='auto' for a GPU when "
+        "there is one and the CPU otherwise."
+    )
+
+
+def warn_not_stochastic(model_name):
+    """Warn that MC samples of a model without dropout are all the same.
+
+    ``sample_proba`` calls it when the model has no dropout (or other noise)
+    layer that draws anything: every sample equals ``predict_proba``, so an MC
+    measure (BALD, mean STD, variation ratios) scores about zero for every row
+    and a query picks rows by rounding noise.
+    """
+    warnings.warn(
+        f"sample_proba found no dropout layer with a positive rate in the "
+        f"{model_name}: every MC sample equals predict_proba, so MC-dropout "
+        "measures (BALD, mean STD, variation ratios) score about 0 for every "
+        "row. Add dropout to the model, or query with a strategy on "
+        "predict_proba (uncertainty, margin, entropy).",
+        UserWarning,
+        stacklevel=3,
+    )
 
 
 def check_count(value, name, *, allow_none=False):

@@ -14,8 +14,6 @@ except ImportError as exc:
     ) from exc
 
 import contextlib
-import copy
-import random
 from typing import Any
 
 import numpy as np
@@ -25,17 +23,16 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from al_adapters import _backend
 from al_adapters.adapters import _keras_inference as inference
-from al_adapters.adapters import _keras_state as keras_state
 from al_adapters.adapters import _keras_training as training
 from al_adapters.adapters import _scikeras_shim as scikeras_shim
 from al_adapters.adapters import base
 from al_adapters.adapters._keras_params import RoutedParamsMixin
-from al_adapters.protocol import ModelState
+from al_adapters.adapters._keras_state import KerasStateMixin
 
 __all__ = ["KerasAdapter"]
 
 
-class KerasAdapter(ClassifierMixin, RoutedParamsMixin, BaseEstimator):
+class KerasAdapter(KerasStateMixin, ClassifierMixin, RoutedParamsMixin, BaseEstimator):
     """A Keras 3 classifier with fixed classes, warm training and MC dropout.
 
     Built on scikeras' ``KerasClassifier``, which builds, compiles and trains the
@@ -64,11 +61,16 @@ class KerasAdapter(ClassifierMixin, RoutedParamsMixin, BaseEstimator):
         A Keras device string (``"cpu"``, ``"gpu:0"``) used as a
         ``keras.device`` scope for building, training and scoring; ``"auto"``
         or None leaves placement to Keras.
-    optimizer : str, keras.optimizers.Optimizer or class, default="rmsprop"
-        Optimizer for an uncompiled model (scikeras' default).
-    loss : str, keras.losses.Loss or callable, default="sparse_categorical_crossentropy"
-        Loss for an uncompiled model. Labels reach Keras as integer positions
-        in ``classes`` (one-hot for ``"categorical_crossentropy"``).
+    optimizer : str, keras.optimizers.Optimizer or class, default=None
+        Optimizer for an uncompiled model; None means RMSprop (scikeras'
+        default). A model that comes compiled (a compiled instance, or a build
+        function that compiles) trains with its own optimizer and loss: leave
+        ``optimizer`` and ``loss`` None then (giving them raises a
+        ValueError), and ``get_params`` reports None, "the model's own".
+    loss : str, keras.losses.Loss or callable, default=None
+        Loss for an uncompiled model; None means
+        ``"sparse_categorical_crossentropy"``. Labels reach Keras as integer
+        positions in ``classes`` (one-hot for ``"categorical_crossentropy"``).
     metrics : list or None, default=None
         Keras metrics to compile with.
     epochs : int, default=1
@@ -153,8 +155,8 @@ class KerasAdapter(ClassifierMixin, RoutedParamsMixin, BaseEstimator):
         *,
         classes: Any,
         device: str | None = "auto",
-        optimizer: Any = "rmsprop",
-        loss: Any = "sparse_categorical_crossentropy",
+        optimizer: Any = None,
+        loss: Any = None,
         metrics: Any = None,
         epochs: int = 1,
         batch_size: int | None = None,
@@ -286,7 +288,8 @@ class KerasAdapter(ClassifierMixin, RoutedParamsMixin, BaseEstimator):
         """Return a new wrapper whose model is built and compiled, untrained."""
         n_classes = len(_classes(self.classes))
         wrapper = training.make_wrapper(self, self._defaults())
-        scikeras_shim.initialize(wrapper, X32, codes, n_classes)
+        came_compiled = scikeras_shim.initialize(wrapper, X32, codes, n_classes)
+        training.check_compile_settings(self, wrapper.model_, came_compiled)
         inference.check_outputs(wrapper.model_, X32[:8], n_classes)
         return wrapper
 
@@ -305,66 +308,14 @@ class KerasAdapter(ClassifierMixin, RoutedParamsMixin, BaseEstimator):
             self._check_row_shape(X32.shape)
         return X32, base.encode_labels(y, classes, len(X32))
 
-    # -- state ----------------------------------------------------------------
-
-    def state_dict(self) -> ModelState:
-        """Return the adapter's state: host arrays plus JSON-able metadata.
-
-        Arrays: every variable of the model (weights, BatchNorm statistics,
-        dropout seed generator states) and of its optimizer, copied to the
-        host. Metadata: the format, ``fitted``, ``classes``, the row shape and
-        the training history.
-
-        Returns
-        -------
-        state : ModelState
-            See :mod:`al_adapters.protocol` for the format.
-        """
-        return keras_state.take(self)
-
-    def load_state_dict(self, state: ModelState) -> "KerasAdapter":
-        """Put the adapter back in ``state``, a :meth:`state_dict` of it.
-
-        An unfitted adapter builds and compiles its model first, as ``fit``
-        would; a state of an unfitted adapter makes the adapter unfitted.
-
-        Parameters
-        ----------
-        state : ModelState
-            What :meth:`state_dict` returned, for the same ``classes``.
-
-        Returns
-        -------
-        self : KerasAdapter
-            The adapter.
-        """
-        meta = keras_state.check_format(state)
-        if not meta["fitted"]:
-            for name in ("wrapper_", "classes_", "n_features_in_", "_row_shape"):
-                self.__dict__.pop(name, None)
-            return self
-        classes = _classes(self.classes)
-        if meta["classes"] != classes.tolist():
-            raise ValueError(
-                f"the state is of a model for classes {meta['classes']}, but this "
-                f"adapter has classes {classes.tolist()}"
-            )
-        if self.__sklearn_is_fitted__():
-            wrapper = self.wrapper_
-        else:
-            row_shape = tuple(meta["row_shape"])
-            X32 = np.zeros((1, *row_shape), dtype=np.float32)
-            with self._scope():
-                wrapper = self._build(X32, np.zeros(1, dtype=np.int64))
-            self._set_fitted(wrapper, X32, row_shape)
-        with inference.device_scope(self.device):
-            keras_state.load(wrapper, state)
-        return self
-
     @contextlib.contextmanager
     def _scope(self):
         random_state = training.random_state_of(self)
-        with inference.device_scope(self.device), training.seeded(random_state):
+        with (
+            training.quiet(),
+            inference.device_scope(self.device),
+            training.seeded(random_state),
+        ):
             yield
 
     # -- scoring --------------------------------------------------------------
@@ -384,12 +335,24 @@ class KerasAdapter(ClassifierMixin, RoutedParamsMixin, BaseEstimator):
         return self.wrapper_.history_
 
     def __sklearn_is_fitted__(self) -> bool:
+        if "wrapper_" not in vars(self):
+            row_shape = training.pretrained_row_shape(self)
+            if row_shape is not None:
+                self._start_pretrained(row_shape)
         return "wrapper_" in vars(self)
+
+    def _start_pretrained(self, row_shape):
+        """Make ``wrapper_`` from the model instance as given, untrained."""
+        X32 = np.zeros((1, *row_shape), dtype=np.float32)
+        with self._scope():
+            wrapper = self._build(X32, np.zeros(1, dtype=np.int64))
+        self._set_fitted(wrapper, X32, row_shape)
 
     def _rows(self, X):
         """Return ``X`` as float32 NumPy rows, or as a float32 backend tensor."""
         if inference.is_backend_tensor(X):
             X = inference.as_float32(X)
+            inference.check_finite(X)
         else:
             X = validate_data(
                 self, X, reset=False, dtype=np.float32, allow_nd=True, ensure_2d=True
@@ -470,7 +433,8 @@ class KerasAdapter(ClassifierMixin, RoutedParamsMixin, BaseEstimator):
 
         Dropout (and other noise layers) are active; BatchNormalization runs in
         inference mode on its moving statistics; weights, statistics and the
-        random state of later training are unchanged afterwards.
+        random state of later training are unchanged afterwards. A model
+        without any gives identical samples, with a UserWarning.
 
         Parameters
         ----------
@@ -491,6 +455,8 @@ class KerasAdapter(ClassifierMixin, RoutedParamsMixin, BaseEstimator):
         n_samples = base.check_count(n_samples, "n_samples")
         X = self._rows(X)
         model = self.model_
+        if not inference.is_stochastic(model):
+            base.warn_not_stochastic("model")
         seeds = None
         if random_state is not None:
             seeds = training.draw_seeds(random_state, inference.seed_count(model))
@@ -551,19 +517,6 @@ class KerasAdapter(ClassifierMixin, RoutedParamsMixin, BaseEstimator):
             return inference.to_tensor(rows, self.model_)
 
     # -- scikit-learn ---------------------------------------------------------
-
-    def __deepcopy__(self, memo):
-        # Rebuilding a Keras model from its saved form draws layer seeds from
-        # Python's global generator; a copy must not shift what later code draws.
-        python_state = random.getstate()
-        twin = type(self).__new__(type(self))
-        memo[id(self)] = twin
-        try:
-            vars(twin).update(copy.deepcopy(vars(self), memo))
-        finally:
-            random.setstate(python_state)
-        return twin
-
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.non_deterministic = True

@@ -187,7 +187,21 @@ class TorchAdapter(TorchStateMixin, ClassifierMixin, BaseEstimator):
         return tags
 
     def __sklearn_is_fitted__(self) -> bool:
+        if "net_" not in vars(self) and self._is_pretrained():
+            self._start_pretrained()
         return "net_" in vars(self)
+
+    def _is_pretrained(self):
+        """Tell whether ``module`` is an instance whose weights are the start."""
+        return isinstance(self.module, torch.nn.Module) and not any(
+            key.startswith("module__") for key in self._net_params
+        )
+
+    def _start_pretrained(self):
+        """Make ``net_`` from the module instance as given, untrained."""
+        classes = _classes(self.classes)
+        self.net_ = nets.build_net(self.module, self._net_params, len(classes))
+        self.classes_ = classes
 
     # -- fitting --------------------------------------------------------------
 
@@ -261,7 +275,8 @@ class TorchAdapter(TorchStateMixin, ClassifierMixin, BaseEstimator):
         declared = _classes(self.classes)
         base.check_same_classes(classes, declared)
         epochs = base.check_count(epochs, "epochs", allow_none=True)
-        fitted = self.__sklearn_is_fitted__()
+        # a pretrained start that never trained takes the cold path (same weights)
+        fitted = "_row_shape" in vars(self) and self.__sklearn_is_fitted__()
         if fitted and not np.array_equal(declared, self.classes_):
             raise ValueError(
                 f"classes changed from {self.classes_.tolist()} to "
@@ -374,7 +389,7 @@ class TorchAdapter(TorchStateMixin, ClassifierMixin, BaseEstimator):
         Only the dropout layers (``nn.Dropout*``) run in train mode; BatchNorm
         uses its running statistics, no gradient is recorded, and weights and
         train/eval modes are unchanged afterwards. Without dropout layers every
-        sample equals ``predict_proba(X)``.
+        sample equals ``predict_proba(X)``, with a UserWarning.
 
         Parameters
         ----------
@@ -395,6 +410,8 @@ class TorchAdapter(TorchStateMixin, ClassifierMixin, BaseEstimator):
         """
         n_samples = base.check_count(n_samples, "n_samples")
         check_is_fitted(self)
+        if not inference.has_dropout(self.net_.module_):
+            base.warn_not_stochastic("module")
         with inference.seeded(random_state, self._device()):
             return self._score(X, lambda scorer, rows: scorer.sample(rows, n_samples))
 
