@@ -96,3 +96,15 @@ def _all_gather(ids, scores, k, error):
         [part[1 + k : 1 + k + part[0]].view(np.float64) for part in parts]
     )
     return all_ids, all_scores
+
+
+def gather_rows(ids, rows):
+    """Return all ranks' ``(ids, rows)`` concatenated (this rank's without a group)."""
+    if process_group_size() == 1:
+        return ids, rows
+    import torch.distributed as dist
+
+    parts = [None] * dist.get_world_size()
+    dist.all_gather_object(parts, (ids, rows))
+    parts = [(i, r) for i, r in parts if len(i)]
+    return np.concatenate([i for i, _ in parts]), np.concatenate([r for _, r in parts])

@@ -25,13 +25,14 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
-from al_adapters import _rows
+from al_adapters import _backend, _rows
 from al_adapters._backend._sources import as_source
 from al_adapters._monte_carlo import row_ids
 from al_adapters._validation import check_n_instances
 from al_adapters.pool import Pool
+from al_adapters.protocol import resolve_model
 
-__all__ = ["merge_top_k", "TopKMerger", "query_shard"]
+__all__ = ["merge_top_k", "TopKMerger", "query_shard", "two_stage_query"]
 
 #: Options of the built-in strategies that draw from one generator across the
 #: whole pool, so a shard cannot reproduce the single-process draw.
@@ -227,6 +228,114 @@ def query_shard(
     positions = np.asarray(result[0], dtype=np.intp).reshape(-1)
     scores = np.asarray(result[1], dtype=np.float64).reshape(-1)
     return merge_top_k(candidate_ids[positions], scores, k_local)
+
+
+def two_stage_query(
+    learner: Any,
+    X: Any,
+    n_instances: int,
+    diversity: Any,
+    *,
+    prefilter: int,
+    ids: ArrayLike | None = None,
+    on: str = "rows",
+    **strategy_kwargs: Any,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Prefilter the pool by the learner's strategy, then pick a diverse batch.
+
+    Diversity strategies (ranked batch, k-center, BADGE) compare candidates
+    with each other, so shard top-ks cannot be merged. Two stages make them
+    scale: the ``prefilter`` best rows by the learner's per-row strategy
+    (sharded and merged like any query, over a torch.distributed group when
+    one is initialised), then ``diversity`` on those rows alone, in this
+    process (on every rank, which all get the same candidates in the same
+    order, so a deterministic ``diversity`` gives every rank the same answer).
+
+    Parameters
+    ----------
+    learner : ActiveLearner
+        Its ``query_strategy`` scores rows in the first stage and must return
+        ``(indices, scores)``.
+    X : array-like, tensor, Dataset or Pool
+        The pool, or this rank's shard of it.
+    n_instances : int
+        How many rows to return.
+    diversity : callable
+        ``diversity(candidates, n_instances) -> positions`` (or ``(positions,
+        scores)``) among the candidates, such as a k-center greedy over
+        embeddings. ``candidates`` are the rows (or their embeddings) in
+        prefilter order, best score first.
+    prefilter : int
+        How many candidates the first stage keeps (at least ``n_instances``;
+        usually 5 to 20 times more).
+    ids : array-like of int, default=None
+        Global id of each row of ``X`` (``Pool.X`` for a pool); None numbers the
+        rows from 0 (one process).
+    on : {'rows', 'embeddings'}, default='rows'
+        Give ``diversity`` the candidate rows as a NumPy array, or the model's
+        ``embed`` of them.
+    **strategy_kwargs
+        Passed to the first-stage strategy.
+
+    Returns
+    -------
+    ids : ndarray of int64, shape (n_instances,)
+        The chosen rows' ids, in the order ``diversity`` chose them.
+    scores : ndarray of float64
+        Their first-stage scores.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from al_adapters import ActiveLearner
+    >>> from al_adapters.sharding import two_stage_query
+    >>> from al_adapters.uncertainty import entropy_sampling
+    >>> X = np.linspace(-2, 2, 40).reshape(-1, 1)
+    >>> learner = ActiveLearner(LogisticRegression(), entropy_sampling,
+    ...                         X_training=X, y_training=(X[:, 0] > 0).astype(int))
+    >>> def spread(rows, n):  # the first row, then the farthest from it
+    ...     return np.array([0, int(np.argmax(np.abs(rows[:, 0] - rows[0, 0])))])
+    >>> two_stage_query(learner, X, 2, spread, prefilter=6)[0].tolist()
+    [19, 22]
+    """
+    from al_adapters import _distributed
+
+    if on not in ("rows", "embeddings"):
+        raise ValueError(f"on must be 'rows' or 'embeddings', got {on!r}")
+    if not callable(diversity):
+        raise TypeError(f"diversity must be callable, got {diversity!r}")
+    n_instances = check_n_instances(n_instances, n_instances)
+    if isinstance(prefilter, bool) or not isinstance(prefilter, int | np.integer):
+        raise TypeError(f"prefilter must be an integer, got {prefilter!r}")
+    if prefilter < n_instances:
+        raise ValueError(
+            f"prefilter={prefilter} must be at least n_instances={n_instances}"
+        )
+    source = X.source if isinstance(X, Pool) else X
+    if ids is None:
+        ids = np.arange(_rows.n_rows(source))
+    ids = check_ids(ids, _rows.n_rows(source))
+    best, scores = _distributed.sharded_query(
+        learner,
+        X,
+        ids,
+        (),
+        {"n_instances": prefilter, **strategy_kwargs},
+        row_shape=None,
+    )
+    mine = np.flatnonzero(np.isin(ids, best))
+    rows = np.asarray(_backend.to_numpy(_rows.take_rows(source, mine)))
+    row_ids, rows = _distributed.gather_rows(ids[mine], rows)
+    by_id = np.argsort(row_ids)
+    candidates = rows[by_id[np.searchsorted(row_ids[by_id], best)]]
+    if on == "embeddings":
+        embedded = resolve_model(learner).embed(candidates)
+        candidates = np.asarray(_backend.to_numpy(embedded))
+    picked = diversity(candidates, n_instances)
+    picked = picked[0] if isinstance(picked, tuple) else picked
+    picked = np.asarray(_backend.to_numpy(picked), dtype=np.intp).reshape(-1)
+    return best[picked], scores[picked]
 
 
 def check_ids(ids, n_rows):

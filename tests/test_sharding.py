@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from numpy.testing import assert_array_equal
 
 from al_adapters import ActiveLearner, Pool
-from al_adapters.sharding import TopKMerger, merge_top_k, query_shard
+from al_adapters.sharding import TopKMerger, merge_top_k, query_shard, two_stage_query
 from al_adapters.uncertainty import entropy_sampling, margin_sampling
 from tests.helpers import table_pool
 
@@ -207,3 +207,62 @@ def test_bald_scores_do_not_depend_on_the_number_of_shards():
         X, n_instances=200, return_metrics=True, **{**options, "random_state": 12}
     )[2]
     assert not np.allclose(np.sort(other), np.sort(expected_scores))
+
+
+def farthest_first(rows, n_instances):
+    """Greedy k-center: the first candidate, then each time the farthest one."""
+    rows = np.asarray(rows, dtype=float).reshape(len(rows), -1)
+    chosen = [0]
+    distance = np.linalg.norm(rows - rows[0], axis=1)
+    while len(chosen) < n_instances:
+        chosen.append(int(np.argmax(distance)))
+        distance = np.minimum(distance, np.linalg.norm(rows - rows[chosen[-1]], axis=1))
+    return np.array(chosen)
+
+
+def test_two_stage_query_equals_prefilter_then_diversity_by_hand():
+    X, clf = tied_pool(80, 5)
+    X[:, 1] = np.random.default_rng(0).normal(size=80)  # spread the rows out
+    learner = ActiveLearner(clf, query_strategy=entropy_sampling)
+    top, _, top_scores = learner.query(X, n_instances=20, return_metrics=True)
+    picked = farthest_first(X[top], 4)
+    parts = [slice(0, 33), slice(33, 80)]
+    got, scores = two_stage_query(learner, X, 4, farthest_first, prefilter=20)
+    assert_array_equal(got, top[picked])
+    assert_array_equal(scores, top_scores[picked])
+    # the same on shards merged in one process, given global ids
+    shard = two_stage_query(
+        learner,
+        Pool(X[parts[1]]),
+        4,
+        farthest_first,
+        prefilter=20,
+        ids=np.arange(33, 80),
+    )
+    top_right = 33 + learner.query(X[parts[1]], n_instances=20)[0]
+    assert_array_equal(shard[0], top_right[farthest_first(X[top_right], 4)])
+
+
+def test_two_stage_query_can_diversify_embeddings():
+    X, clf = tied_pool(30, 1)
+
+    class Embedding(type(clf)):
+        def embed(self, rows):
+            return np.asarray(rows)[:, :1] * 10.0
+
+    model = Embedding(clf.table).fit(X[:1], [0])
+    learner = ActiveLearner(model, query_strategy=entropy_sampling)
+    seen = []
+
+    def record(candidates, n):
+        seen.append(candidates)
+        return np.arange(n)
+
+    got, _ = two_stage_query(learner, X, 2, record, prefilter=5, on="embeddings")
+    top = learner.query(X, n_instances=5)[0]
+    assert_array_equal(seen[0], X[top, :1] * 10.0)
+    assert_array_equal(got, top[:2])
+    with pytest.raises(ValueError, match="prefilter=1 must be at least n_instances=2"):
+        two_stage_query(learner, X, 2, record, prefilter=1)
+    with pytest.raises(ValueError, match="on must be"):
+        two_stage_query(learner, X, 2, record, prefilter=5, on="proba")
