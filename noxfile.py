@@ -85,6 +85,15 @@ def tests_keras_jax(session):
 
 
 @nox.session
+def tests_ray(session):
+    """Run the Ray Data tests (the ``ray`` extra) on a 2-CPU local cluster."""
+    session.install("-e", ".[test,ray]", *TORCH, *KERAS, "pytest-timeout")
+    session.run(
+        "pytest", "tests/test_ray_data.py", "-p", "no:cacheprovider", *session.posargs
+    )
+
+
+@nox.session
 def docs(session):
     """Build the documentation; any Sphinx warning is an error."""
     session.install("-e", ".[docs]", *TORCH, *KERAS)

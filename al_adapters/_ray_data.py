@@ -42,6 +42,10 @@ class ScoreBatches:
     """Ray Data callable class: a batch of rows in, its best candidates out."""
 
     def __init__(self, payload):
+        import ray
+
+        if isinstance(payload, ray.ObjectRef):  # Ray Data passes the reference
+            payload = ray.get(payload)
         estimator, strategy, self.settings = payload
         self.learner = _Shard(estimator, strategy)
         exclude = self.settings["exclude_ids"]

@@ -23,7 +23,7 @@ from al_adapters.bayesian import bald_sampling  # noqa: E402
 from al_adapters.uncertainty import entropy_sampling  # noqa: E402
 from tests.adapters.factories import blobs, make_adapter, seed  # noqa: E402
 
-pytestmark = pytest.mark.timeout(180)
+pytestmark = pytest.mark.timeout(300)
 
 ROOT = str(Path(__file__).resolve().parents[1])
 
