@@ -193,12 +193,12 @@ def query_shard(
         source = X.materialize() if isinstance(X, _rows.RowView) else as_source(X)
         candidates = None
     n_rows = _rows.n_rows(source)
-    ids = check_ids(ids, n_rows)
+    global_ids = check_ids(ids, n_rows)
     k = check_n_instances(n_instances, n_instances)
+    row_positions: np.ndarray | None = None
+    candidate_ids = global_ids
     if candidates is not None:
-        row_positions, candidate_ids = candidates, ids[candidates]
-    else:
-        row_positions, candidate_ids = None, ids
+        row_positions, candidate_ids = candidates, global_ids[candidates]
     order = np.argsort(candidate_ids, kind="stable")
     if np.any(order != np.arange(order.size)):
         if _rows.RowView(source).kind == "source":
@@ -315,20 +315,20 @@ def two_stage_query(
     source = X.source if isinstance(X, Pool) else X
     if ids is None:
         ids = np.arange(_rows.n_rows(source))
-    ids = check_ids(ids, _rows.n_rows(source))
+    global_ids = check_ids(ids, _rows.n_rows(source))
     best, scores = _distributed.sharded_query(
         learner,
         X,
-        ids,
+        global_ids,
         (),
         {"n_instances": prefilter, **strategy_kwargs},
         row_shape=None,
     )
-    mine = np.flatnonzero(np.isin(ids, best))
+    mine = np.flatnonzero(np.isin(global_ids, best))
     rows = np.asarray(_backend.to_numpy(_rows.take_rows(source, mine)))
-    row_ids, rows = _distributed.gather_rows(ids[mine], rows)
-    by_id = np.argsort(row_ids)
-    candidates = rows[by_id[np.searchsorted(row_ids[by_id], best)]]
+    gathered_ids, rows = _distributed.gather_rows(global_ids[mine], rows)
+    by_id = np.argsort(gathered_ids)
+    candidates = rows[by_id[np.searchsorted(gathered_ids[by_id], best)]]
     if on == "embeddings":
         embedded = resolve_model(learner).embed(candidates)
         candidates = np.asarray(_backend.to_numpy(embedded))
@@ -338,7 +338,7 @@ def two_stage_query(
     return best[picked], scores[picked]
 
 
-def check_ids(ids, n_rows):
+def check_ids(ids: ArrayLike, n_rows: int) -> np.ndarray:
     """Check the global ids of ``n_rows`` rows (integers, unique); return them."""
     ids = np.asarray(ids)
     if ids.ndim != 1 or ids.shape[0] != n_rows:
