@@ -12,6 +12,8 @@ every CPU starve an upstream read (a Parquet read never gets scheduled and the
 query hangs, ray-project/ray#44687).
 """
 
+import builtins
+import contextlib
 import sys
 
 import numpy as np
@@ -118,7 +120,8 @@ def ray_query(model, dataset, query_args, query_kwargs):
         "exclude_ids": None if exclude_ids is None else np.unique(exclude_ids),
         "strategy_kwargs": kwargs,
     }
-    payload = ray.put((model.estimator, model.query_strategy, settings))
+    with _original_print():
+        payload = ray.put((model.estimator, model.query_strategy, settings))
     candidates = dataset.map_batches(
         ScoreBatches,
         fn_constructor_args=(payload,),
@@ -137,6 +140,25 @@ def ray_query(model, dataset, query_args, query_kwargs):
             "candidate rows (after exclude_ids)"
         )
     return ids, scores
+
+
+@contextlib.contextmanager
+def _original_print():
+    """Undo Ray's patch of ``builtins.print`` while estimators are pickled.
+
+    Ray's progress bars replace ``print`` in the driver; a model that holds the
+    original (skorch's ``PrintLog`` does) then no longer pickles, because pickle
+    finds ``builtins.print`` to be another object.
+    """
+    original = getattr(sys.modules.get("ray.experimental.tqdm_ray"), "_print", None)
+    if original is None or builtins.print is original:
+        yield
+        return
+    patched, builtins.print = builtins.print, original
+    try:
+        yield
+    finally:
+        builtins.print = patched
 
 
 def check_ray_options(options):
