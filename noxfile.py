@@ -15,12 +15,11 @@ SKLEARN_VERSIONS = ["1.6.1", "latest"]
 # that this project's machines carry locally; a plain "torch" would pull CUDA.
 TORCH = ["torch==2.13.0", "skorch>=1.1"]
 KERAS = ["tensorflow-cpu", "keras", "scikeras==0.13.0"]
-# Lightning: its own session, CPU torch pinned in the same install.
-LIGHTNING = ["torch==2.13.0", "lightning>=2.2"]
 # Keras on its torch backend: the same adapter tests, without TensorFlow.
 KERAS_ON_TORCH = ["torch==2.13.0", "keras", "scikeras==0.13.0"]
-# Hugging Face transformers (HFAdapter), with peft for the LoRA tests.
-HF = ["torch==2.13.0", "transformers>=4.40", "peft"]
+# The fine-tuning adapters, HFAdapter (with peft for the LoRA tests) and
+# LightningAdapter, share one environment.
+FINETUNE = ["torch==2.13.0", "transformers>=4.40", "peft", "lightning>=2.2"]
 # Keras on JAX: JAX's CPU wheel; scikeras imports only Keras, so no TensorFlow.
 KERAS_ON_JAX = ["jax[cpu]", "keras", "scikeras==0.13.0"]
 
@@ -55,9 +54,8 @@ def tests(session, sklearn):
     )
     session.run("pytest", *selection, *session.posargs, env=env)
     if sklearn == "latest" and not session.posargs:
-        session.notify("tests_keras_torch")
-        session.notify("tests_hf")
-        session.notify("tests_keras_jax")
+        for extra in ("keras_torch", "keras_jax", "finetune", "ray"):
+            session.notify(f"tests_{extra}")
 
 
 @nox.session
@@ -71,23 +69,6 @@ def tests_keras_torch(session):
         "keras",
         *session.posargs,
         env={"KERAS_BACKEND": "torch"},
-    )
-
-
-@nox.session
-def tests_hf(session):
-    """Run the HFAdapter tests (the shared contract included) and its example."""
-    session.install("-e", ".[test,hf]", *HF)
-    session.run(
-        "pytest",
-        "al_adapters/adapters/hf.py",
-        "tests/adapters/test_hf.py",
-        "tests/adapters/test_contract.py",
-        "tests/test_examples_hf.py",
-        "-k",
-        "hf or transformer",
-        *session.posargs,
-        env={"HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"},
     )
 
 
@@ -107,17 +88,30 @@ def tests_keras_jax(session):
 
 
 @nox.session
-def tests_lightning(session):
-    """Run the LightningAdapter tests, the shared adapter contract included."""
-    session.install("-e", ".[test,lightning]", *LIGHTNING)
+def tests_finetune(session):
+    """Run the HFAdapter and LightningAdapter tests, the shared contract included."""
+    session.install("-e", ".[test,hf,lightning]", *FINETUNE)
     session.run(
         "pytest",
+        "al_adapters/adapters/hf.py",
+        "al_adapters/adapters/lightning.py",
+        "tests/adapters/test_hf.py",
         "tests/adapters/test_lightning.py",
         "tests/adapters/test_contract.py",
-        "al_adapters/adapters/lightning.py",
+        "tests/test_examples_hf.py",
         "-k",
-        "lightning",
+        "hf or transformer or lightning",
         *session.posargs,
+        env={"HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"},
+    )
+
+
+@nox.session
+def tests_ray(session):
+    """Run the Ray Data tests (the ``ray`` extra) on a 2-CPU local cluster."""
+    session.install("-e", ".[test,ray]", *TORCH, *KERAS, "pytest-timeout")
+    session.run(
+        "pytest", "tests/test_ray_data.py", "-p", "no:cacheprovider", *session.posargs
     )
 
 

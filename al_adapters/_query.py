@@ -11,6 +11,8 @@ import scipy.sparse as sp
 
 from al_adapters import _backend, _rows
 from al_adapters._backend._sources import as_source
+from al_adapters._distributed import sharded_query
+from al_adapters._ray_data import is_ray_dataset, ray_query
 from al_adapters._scoring import timed_selection
 from al_adapters._validation import check_row_shape
 from al_adapters.pool import Pool
@@ -56,7 +58,19 @@ def run_query(model, X_pool, query_args, query_kwargs, *, return_metrics, row_sh
     batches) are streamed; the returned rows are then gathered in one more pass
     over the pool, as a NumPy array. A torch ``Dataset`` or ``DataLoader`` pool
     returns the chosen items' inputs collated into one tensor.
+
+    With ``ids=`` (the global id of each row of a shard) the query is sharded
+    and returns ``(ids, scores)`` of the whole pool's best rows, merged over a
+    torch.distributed process group when one is initialised; a Ray Data
+    ``Dataset`` pool is scored on a Ray actor pool and returns ``(ids, scores)``.
     """
+    if query_kwargs.get("ids") is not None:
+        kwargs = {name: v for name, v in query_kwargs.items() if name != "ids"}
+        return sharded_query(
+            model, X_pool, query_kwargs["ids"], query_args, kwargs, row_shape=row_shape
+        )
+    if is_ray_dataset(X_pool):
+        return ray_query(model, X_pool, query_args, query_kwargs)
     if isinstance(X_pool, Pool):
         candidates = X_pool.unlabelled_indices
         if candidates.size == 0:

@@ -38,6 +38,11 @@ from al_adapters.selection import (
     stochastic_ranking,
 )
 
+# Position of the first row of the chunk being scored, in the rows streamed.
+_chunk_start: contextvars.ContextVar[int] = contextvars.ContextVar(
+    "chunk_start", default=0
+)
+
 # Seconds spent selecting (running top-k) during the current query, for the
 # learner's timings; None outside a timed query.
 _select_seconds: contextvars.ContextVar[list[float] | None] = contextvars.ContextVar(
@@ -66,6 +71,11 @@ def selecting():
     finally:
         if seconds is not None:
             seconds[0] += time.perf_counter() - start
+
+
+def chunk_start():
+    """Return the position of the first row of the chunk being scored now."""
+    return _chunk_start.get()
 
 
 def progress_bar(classifier, total, desc):
@@ -180,6 +190,7 @@ def iter_scores(
         for start, chunk in rows.chunks(size):
             if to_device is not None:
                 chunk = to_device(chunk)
+            token = _chunk_start.set(start)
             try:
                 with _backend.autocast(chunk, mixed_precision):
                     scores = score_chunk(classifier, chunk)
@@ -196,6 +207,8 @@ def iter_scores(
                         stacklevel=2,
                     )
                 scores = np.full(_rows.n_rows(chunk), unfitted_score, dtype=np.float64)
+            finally:
+                _chunk_start.reset(token)
             bar.update(_rows.n_rows(chunk))
             yield start, _backend.at_least_float32(scores)
 

@@ -11,9 +11,9 @@ once.
 import re
 import textwrap
 
-from al_adapters._monte_carlo import check_n_samples, draw_seed
+from al_adapters._monte_carlo import check_n_samples, chunk_seed, draw_seed
 from al_adapters._rows import reads_row_views
-from al_adapters._scoring import n_classes_of, top_scores
+from al_adapters._scoring import chunk_start, n_classes_of, top_scores
 from al_adapters.protocol import resolve_model
 from al_adapters.selection import _make_rng
 
@@ -55,9 +55,11 @@ random_state : int, RandomState instance, Generator or None, default=None
 n_samples : int, default=20
     Stochastic forward passes per row.
 random_state : int, RandomState instance, Generator or None, default=None
-    One source for the subsample, the stochastic draw, the dropout seeds (one
-    per chunk) and the random tie-break: the same seed and chunk size give the
-    same query, whatever container holds the pool.""",
+    One source for the subsample, the dropout seed, the stochastic draw and
+    the random tie-break. Each chunk's dropout masks are seeded from that seed
+    and the id of the chunk's first row, so the same seed and chunk size give
+    the same query, whatever container holds the pool and whichever worker
+    scores a chunk.""",
     "mc_classifier_parameters": """\
 classifier : estimator or ActiveLearner
     An estimator with ``sample_proba(X, n_samples, random_state)``, such as
@@ -113,7 +115,8 @@ def make_streaming_strategy(measure, on="proba", *, unfitted_score=0.0, name=Non
     on : {'proba', 'samples', 'embeddings'}, default='proba'
         What ``measure`` reads: ``predict_proba(chunk)`` of shape ``(n, C)``;
         ``sample_proba(chunk, n_samples, random_state=seed)`` of shape
-        ``(T, n, C)`` (MC dropout, one seed per chunk from ``random_state``); or
+        ``(T, n, C)`` (MC dropout; each chunk's seed is derived from one seed
+        drawn from ``random_state`` and the id of the chunk's first row); or
         ``embed(chunk)`` of shape ``(n, d)``. The model (or the estimator of a
         learner) must have that method.
     unfitted_score : float, default=0.0
@@ -171,9 +174,12 @@ def make_streaming_strategy(measure, on="proba", *, unfitted_score=0.0, name=Non
             sample_proba = capability(classifier, "sample_proba", name)
             random_state = _make_rng(random_state)
             outputs_per_row *= n_samples
+            base_seed = []
 
             def score_chunk(_, chunk):
-                seed = draw_seed(random_state)
+                if not base_seed:  # drawn after the subsample, before any draw
+                    base_seed.append(draw_seed(random_state))
+                seed = chunk_seed(base_seed[0], chunk_start())
                 samples = sample_proba(chunk, n_samples, random_state=seed, **kwargs)
                 return measure(samples)
 

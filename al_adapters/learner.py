@@ -541,6 +541,14 @@ class ActiveLearner(BaseEstimator):
             ``X_pool[query_idx]``.
         metrics : ndarray or None
             Only with ``return_metrics=True``: the strategy's scores of those rows.
+
+        Notes
+        -----
+        Sharded pools return ``(ids, scores)`` instead: a shard passed with
+        ``ids=`` (the global id of each of its rows; merged over the ranks of an
+        initialised ``torch.distributed`` group), and a Ray Data ``Dataset``
+        (with ``id_column=``, ``feature_column=``, ``exclude_ids=`` and
+        ``ray_options=``). See :mod:`al_adapters.sharding`.
         """
         return timed_query(
             self,

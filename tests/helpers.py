@@ -36,3 +36,10 @@ def table_pool(table):
     table = np.asarray(table, dtype=float)
     X = np.column_stack([np.arange(len(table)), np.zeros(len(table))])
     return X, TableClassifier(table).fit(X[:1], [0])
+
+
+def mc_chunk_seed(base_seed, first_id):
+    """The dropout seed of a chunk, by the documented rule: from the query's seed
+    and the id of the chunk's first row."""
+    entropy = [base_seed, first_id & 0xFFFFFFFFFFFFFFFF]
+    return int(np.random.SeedSequence(entropy).generate_state(1)[0]) >> 1

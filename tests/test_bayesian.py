@@ -18,6 +18,7 @@ from al_adapters.bayesian import (
     var_ratios,
     var_ratios_sampling,
 )
+from tests.helpers import mc_chunk_seed
 
 STRATEGIES = [
     (bald_sampling, bald),
@@ -113,10 +114,10 @@ def test_strategy_equals_brute_force_on_the_same_samples(
         torch_model, pool, n_instances=7, n_samples=10, random_state=3, chunk_size=50
     )
     # The same per-chunk seeds, drawn from the same generator, by hand:
-    rng = np.random.RandomState(3)
+    base_seed = int(np.random.RandomState(3).randint(2**31 - 1))
     all_scores = []
     for start in range(0, len(pool), 50):
-        seed = int(rng.randint(2**31 - 1))
+        seed = mc_chunk_seed(base_seed, start)
         samples = torch_model.sample_proba(pool[start : start + 50], 10, seed)
         all_scores.append(measure(samples))
     all_scores = np.concatenate(all_scores)
@@ -214,10 +215,10 @@ def test_tensorflow_model_streams_on_tensorflow(pool):
     idx, scores = bald_sampling(
         model, pool, n_instances=6, n_samples=5, chunk_size=64, random_state=2
     )
-    rng = np.random.RandomState(2)
+    base_seed = int(np.random.RandomState(2).randint(2**31 - 1))
     expected = []
     for start in range(0, len(pool), 64):
-        seed = int(rng.randint(2**31 - 1))
+        seed = mc_chunk_seed(base_seed, start)
         expected.append(bald(model.sample_proba(pool[start : start + 64], 5, seed)))
     expected = np.concatenate(expected)
     order = np.lexsort((np.arange(len(pool)), -expected))[:6]

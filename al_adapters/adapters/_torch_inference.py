@@ -17,6 +17,7 @@ from torch import nn
 
 from al_adapters.adapters import base
 from al_adapters.adapters._torch_slices import batch_rows
+from al_adapters.adapters._torch_staging import staging_for
 
 #: Dropout layers that MC sampling switches to train mode.
 DROPOUT_LAYERS = (
@@ -48,18 +49,14 @@ def host_rows(X):
 def to_device(X, device):
     """Return rows ``X`` as a float32 tensor on ``device``.
 
-    Host rows bound for a CUDA device go through pinned memory, so the copy to
-    the device runs asynchronously while the host prepares the next chunk.
+    Host rows bound for a CUDA device go through reused pinned buffers and a
+    copy stream (:mod:`._torch_staging`), so the copy of the next chunk
+    overlaps the computation on this one.
     """
     if isinstance(X, torch.Tensor):
         return X.to(device=device, dtype=torch.float32)
     if device.type == "cuda":
-        if sp.issparse(X):
-            X = X.toarray()
-        X = np.asarray(X)
-        pinned = torch.empty(X.shape, dtype=torch.float32, pin_memory=True)
-        np.copyto(pinned.numpy(), X, casting="unsafe")
-        return pinned.to(device, non_blocking=True)
+        return staging_for(device).to_device(X)
     rows = host_rows(X)
     if not rows.flags.writeable:  # torch.from_numpy warns about read-only memory
         rows = rows.copy()

@@ -13,6 +13,7 @@ from al_adapters import ActiveLearner, _backend
 from al_adapters.bayesian import bald, bald_sampling
 from al_adapters.uncertainty import entropy, entropy_sampling
 from tests.adapters.factories import blobs, installed, make_adapter, seed
+from tests.helpers import mc_chunk_seed
 
 if not installed("keras"):
     pytest.skip("keras is not installed", allow_module_level=True)
@@ -147,10 +148,10 @@ def test_bald_streams_jax_samples_like_per_chunk_sampling(jit_everything):
     idx, scores = bald_sampling(
         adapter, X, n_instances=4, n_samples=6, random_state=3, chunk_size=20
     )
-    rng = np.random.RandomState(3)
+    base_seed = int(np.random.RandomState(3).randint(2**31 - 1))
     expected = []
     for start in range(0, len(X), 20):
-        chunk_seed = int(rng.randint(2**31 - 1))
+        chunk_seed = mc_chunk_seed(base_seed, start)
         samples = adapter.sample_proba(X[start : start + 20], 6, chunk_seed)
         expected.append(bald(samples.astype(np.float64)))
     expected = np.concatenate(expected)

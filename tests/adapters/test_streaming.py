@@ -14,6 +14,7 @@ from al_adapters._scoring import iter_scores
 from al_adapters.bayesian import bald, bald_sampling, var_ratios, var_ratios_sampling
 from al_adapters.uncertainty import entropy, entropy_sampling
 from tests.adapters.factories import KINDS, blobs, installed, make_adapter, seed
+from tests.helpers import mc_chunk_seed
 
 
 @pytest.fixture(params=KINDS)
@@ -71,10 +72,10 @@ def test_bayesian_strategies_equal_brute_force(fitted, strategy, measure):
     idx, scores = strategy(
         adapter, X, n_instances=6, n_samples=8, random_state=5, chunk_size=40
     )
-    rng = np.random.RandomState(5)
+    base_seed = int(np.random.RandomState(5).randint(2**31 - 1))
     expected = []
     for start in range(0, len(X), 40):
-        chunk_seed = int(rng.randint(2**31 - 1))
+        chunk_seed = mc_chunk_seed(base_seed, start)
         chunk = X[start : start + 40]
         samples = adapter.sample_proba(chunk, 8, random_state=chunk_seed)
         expected.append(measure(samples))
