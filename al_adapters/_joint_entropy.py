@@ -47,7 +47,7 @@ class Configurations:
         self.exact = True
 
     def conditionals(self, samples):
-        """Return ``P(y_x = y | c)`` of shape ``(K, n, C)`` for samples ``(T, n, C)``."""
+        """Return ``P(y_x = y | c)``, shape ``(K, n, C)``, for samples ``(T, n, C)``."""
         xp = self.xp
         n_samples, n_rows, n_classes = samples.shape
         flat = xp.reshape(samples, (n_samples, n_rows * n_classes))
@@ -62,7 +62,7 @@ class Configurations:
     def add(self, row_samples):
         """Extend the configurations by the label of a chosen row ``(T, C)``."""
         xp = self.xp
-        n_samples, n_classes = row_samples.shape
+        n_classes = row_samples.shape[1]
         conditional = self.conditionals(row_samples[:, None, :])[:, 0, :]  # (K, C)
         n_configurations = conditional.shape[0]
         if self.exact and n_configurations * n_classes <= self.limit:
@@ -91,7 +91,7 @@ class Configurations:
         self.weights = weights / xp.sum(weights)
 
     def _draw(self, conditional):
-        """Draw ``limit`` configurations of the extended rows; return parents, labels."""
+        """Draw ``limit`` extended configurations; return their parents and labels."""
         host = _backend.to_numpy(conditional).astype(np.float64)
         n_configurations = host.shape[0]
         if self.exact:

@@ -6,6 +6,7 @@ import math
 import numpy as np
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
+from sklearn.linear_model import LogisticRegression
 
 from al_adapters import ActiveLearner, Pool
 from al_adapters.bayesian import bald, batch_bald, batch_bald_sampling
@@ -20,7 +21,7 @@ def mutual_information(samples, rows):
         p = 0.0
         for t in range(T):
             p_t = 1.0
-            for row, label in zip(rows, labels):
+            for row, label in zip(rows, labels, strict=True):
                 p_t *= samples[t, row, label]
             p += p_t / T
         if p > 0:
@@ -37,7 +38,7 @@ def greedy_by_brute_force(samples, n_instances):
     chosen, scores = [], []
     for _ in range(n_instances):
         candidates = [r for r in range(samples.shape[1]) if r not in chosen]
-        values = [mutual_information(samples, chosen + [r]) for r in candidates]
+        values = [mutual_information(samples, [*chosen, r]) for r in candidates]
         best = int(np.argmax(values))  # ties: lowest row
         chosen.append(candidates[best])
         scores.append(values[best])
@@ -45,7 +46,7 @@ def greedy_by_brute_force(samples, n_instances):
 
 
 def joint_information(samples, rows):
-    """I(y_rows; w) from the full (T, C ** k) table of per-sample joint probabilities."""
+    """I(y_rows; w) from the (T, C ** k) table of per-sample joint probabilities."""
     T = samples.shape[0]
     table = np.ones((T, 1))
     for row in rows:
@@ -76,9 +77,7 @@ def test_sampled_joint_entropy_estimates_the_exact_one():
     rng = np.random.default_rng(3)
     samples = dirichlet_samples(rng, T=6, N=12, C=4, concentration=0.3)
     # exact for 5 rows (4**5 = 1024 <= 2000), drawn from the 6th row on
-    indices, scores = batch_bald(
-        samples, 8, n_configurations=2000, random_state=0
-    )
+    indices, scores = batch_bald(samples, 8, n_configurations=2000, random_state=0)
     assert len(set(indices.tolist())) == 8
     for k in range(1, 9):
         exact = joint_information(samples, indices[:k].tolist())
@@ -231,7 +230,8 @@ def test_torch_adapter_with_dropout_through_a_learner():
     # the documented draw order: one dropout seed per chunk (one chunk here)
     seed = int(np.random.default_rng(11).integers(2**31 - 1))
     samples = learner.estimator.sample_proba(pool, 8, random_state=seed)
-    assert samples.shape == (8, 81, 3) and np.std(samples, axis=0).max() > 0
+    assert samples.shape == (8, 81, 3)
+    assert np.std(samples, axis=0).max() > 0  # dropout is on
     expected = batch_bald(samples, 4)
     assert_array_equal(indices, expected[0])
     assert_allclose(scores, expected[1], rtol=1e-5)
@@ -259,8 +259,6 @@ def test_clear_errors():
     X = np.zeros((5, 2))
     with pytest.raises(ValueError, match="larger than the pool"):
         batch_bald_sampling(Ensemble(), X, 6, n_samples=3)
+    model = LogisticRegression().fit(np.arange(6.0)[:, None], [0, 1] * 3)
     with pytest.raises(TypeError, match=r"sample_proba\(X, \.\.\.\).*LogisticRegr"):
-        from sklearn.linear_model import LogisticRegression
-
-        model = LogisticRegression().fit(np.arange(6.0)[:, None], [0, 1] * 3)
         batch_bald_sampling(model, X[:, :1], 2)
