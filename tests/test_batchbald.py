@@ -1,7 +1,11 @@
 """BatchBALD against a brute-force joint entropy, BALD, copies, torch and a real net."""
 
 import itertools
+import json
 import math
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -262,3 +266,53 @@ def test_clear_errors():
     model = LogisticRegression().fit(np.arange(6.0)[:, None], [0, 1] * 3)
     with pytest.raises(TypeError, match=r"sample_proba\(X, \.\.\.\).*LogisticRegr"):
         batch_bald_sampling(model, X[:, :1], 2)
+
+
+MEMORY_SCRIPT = """
+import json, sys
+import numpy as np
+import torch
+from al_adapters.bayesian import batch_bald_sampling
+from tests.protocol_models import TorchProtocolEstimator
+
+def rss(field):
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) * 1024
+
+n_rows, n_samples, n_classes = map(int, sys.argv[1:])
+torch.set_num_threads(1)
+pool = np.random.default_rng(0).normal(size=(n_rows, 8)).astype(np.float32)
+model = TorchProtocolEstimator(n_features=8, n_classes=n_classes, hidden=32).fit()
+batch_bald_sampling(model, pool[:50], 2, n_samples=2, random_state=0)  # warm up
+with open("/proc/self/clear_refs", "w") as refs:
+    refs.write("5")  # reset the peak (VmHWM) to the current RSS
+before = rss("VmRSS")
+idx, _ = batch_bald_sampling(
+    model, pool, 10, n_samples=n_samples, prefilter=500, random_state=0
+)
+print(json.dumps({"peak_over_setup": rss("VmHWM") - before, "n": len(set(idx))}))
+"""
+
+
+@pytest.mark.slow
+def test_prefiltered_query_holds_far_less_than_the_pool_samples():
+    pytest.importorskip("torch")
+    n_rows, n_samples, n_classes = 100_000, 10, 100
+    whole = n_rows * n_samples * n_classes * 4  # 400 MB of float32 samples
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            MEMORY_SCRIPT,
+            *map(str, (n_rows, n_samples, n_classes)),
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+        cwd=Path(__file__).resolve().parents[1],
+    )
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    assert report["n"] == 10
+    assert report["peak_over_setup"] < whole / 4, report
