@@ -42,6 +42,7 @@ import sys
 import time
 
 import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin
 
 sys.path.insert(0, os.path.dirname(__file__))
 
@@ -132,24 +133,23 @@ def batchbald_redux(method, embeddings, proba, samples, batch):
     )
 
 
-class _Member:
-    """A fitted 'classifier' whose probabilities are one Monte Carlo sample."""
+class _LinearSoftmax(ClassifierMixin, BaseEstimator):
+    """A fitted scikit-learn classifier: the softmax of a fixed linear layer."""
 
-    def __init__(self, proba):
-        self.proba = proba
-        self.classes_ = np.arange(proba.shape[1])
-
-    def predict_proba(self, X):
-        return self.proba[np.asarray(X)[:, 0].astype(np.int64)]
+    def __init__(self, weights=None):
+        self.weights = weights
 
     def fit(self, X, y, **kwargs):
+        self.classes_ = np.arange(N_CLASSES)
         return self
+
+    def predict_proba(self, X):
+        return _softmax(np.asarray(X, dtype=np.float32) @ self.weights)
 
 
 def skactiveml(method, embeddings, proba, samples, batch):
     from skactiveml.utils import MISSING_LABEL
 
-    n_pool = embeddings.shape[0] - N_LABELLED
     y = np.full(embeddings.shape[0], MISSING_LABEL)
     y[:N_LABELLED] = np.arange(N_LABELLED) % N_CLASSES
     if method == "coreset":
@@ -163,23 +163,38 @@ def skactiveml(method, embeddings, proba, samples, batch):
         strategy = TypiClust(random_state=0)
         return lambda: strategy.query(embeddings, y, batch_size=batch)
     if method == "badge":
+        from skactiveml.classifier import SklearnClassifier
         from skactiveml.pool import Badge
 
+        # the same probabilities as ours: softmax(embeddings @ weights)
+        clf = SklearnClassifier(
+            _LinearSoftmax(input_weights(embeddings.shape[0] - N_LABELLED)),
+            classes=np.arange(N_CLASSES),
+        ).fit(embeddings, y)
         strategy = Badge(random_state=0)
-        full_proba = np.concatenate([np.full((N_LABELLED, N_CLASSES), 0.1), proba])
         return lambda: strategy.query(
-            embeddings, y, probas=full_proba, X_embed=embeddings, batch_size=batch
+            embeddings, y, clf=clf, fit_clf=False, batch_size=batch
         )
-    from skactiveml.pool import BatchBALD
+    # the algorithm of skactiveml's BatchBALD on the same samples
+    from skactiveml.pool._bald import batch_bald
 
-    # rows are passed as their index, so member t returns sample t of each row
-    ids = np.arange(n_pool, dtype=np.float64)[:, None]
-    members = [_Member(sample) for sample in samples]
-    strategy = BatchBALD(random_state=0, n_MC_samples=N_CONFIGURATIONS)
-    y_pool = np.full(n_pool, MISSING_LABEL)
-    return lambda: strategy.query(
-        ids, y_pool, ensemble=members, fit_ensemble=False, batch_size=batch
-    )
+    def select():
+        utilities = batch_bald(
+            samples, batch, n_MC_samples=N_CONFIGURATIONS, random_state=0
+        )
+        return np.nanargmax(utilities, axis=1)
+
+    return select
+
+
+def input_weights(n_rows, seed=0):
+    """Return the linear layer of :func:`make_inputs` (same seed, same draws)."""
+    rng = np.random.default_rng(seed)
+    n = n_rows + N_LABELLED
+    rng.standard_normal((50, DIMENSION), dtype=np.float32)
+    rng.integers(50, size=n)
+    rng.standard_normal((n, DIMENSION), dtype=np.float32)
+    return rng.standard_normal((DIMENSION, N_CLASSES), dtype=np.float32) / 8
 
 
 SELECTORS = {
@@ -193,10 +208,10 @@ SELECTORS = {
 # ---------------------------------------------------------------- one cell
 
 
-def _rss_kib():
+def _rss_kib(field="VmRSS"):
     with open("/proc/self/status") as status:
         for line in status:
-            if line.startswith("VmRSS:"):
+            if line.startswith(field + ":"):
                 return int(line.split()[1])
     return 0
 
@@ -210,21 +225,24 @@ def run_cell(method, implementation, n_rows, batch, repeats):
         print(json.dumps({"status": f"not available ({type(error).__name__})"}))
         print(error, file=sys.stderr)
         return
-    before = _rss_kib()
-    walls, cpus = [], []
+    walls, cpus, peaks = [], [], []
     for _ in range(repeats):
+        with open("/proc/self/clear_refs", "w") as refs:
+            refs.write("5")  # reset the peak (VmHWM) to the current RSS
+        before = _rss_kib()
         wall, cpu = time.perf_counter(), time.process_time()
-        select()
+        picks = select()
         walls.append(time.perf_counter() - wall)
         cpus.append(time.process_time() - cpu)
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        peaks.append(_rss_kib("VmHWM") - before)
     print(
         json.dumps(
             {
                 "status": "ok",
                 "wall": statistics.median(walls),
                 "cpu": statistics.median(cpus),
-                "peak_mib": max(0, peak - before) / 1024,
+                "peak_mib": max(0, max(peaks)) / 1024,
+                "picks": np.asarray(picks).ravel().tolist(),
             }
         )
     )
@@ -316,6 +334,7 @@ def main():
             "cpu s",
             "peak MiB",
             "wall / best peer",
+            "same picks as ours",
         ],
         rows,
     )
@@ -331,8 +350,16 @@ def _table_rows(method, n_rows, batch, results):
     rows = []
     for name, r in results.items():
         if r["status"] != "ok":
-            rows.append([method, name, f"{n_rows:,}", batch, r["status"], "", "", ""])
+            rows.append(
+                [method, name, f"{n_rows:,}", batch, r["status"], "", "", "", ""]
+            )
             continue
+        reference = results.get("ours", {}).get("picks")
+        same = (
+            "-"
+            if reference is None or name == "ours"
+            else ("yes" if r["picks"] == reference else "no")
+        )
         ratio = f"{r['wall'] / best:.3f}" if best else "no peer ran"
         rows.append(
             [
@@ -344,6 +371,7 @@ def _table_rows(method, n_rows, batch, results):
                 f"{r['cpu']:.3f}",
                 f"{r['peak_mib']:.0f}",
                 ratio,
+                same,
             ]
         )
     return rows
