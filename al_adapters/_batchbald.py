@@ -17,7 +17,7 @@ from al_adapters import _backend, _chunking, _rows
 from al_adapters._bayesian_measures import _checked_samples, bald
 from al_adapters._joint_entropy import Configurations
 from al_adapters._monte_carlo import check_n_samples, draw_seed
-from al_adapters._scoring import iter_scores, n_classes_of
+from al_adapters._scoring import _length_if_known, iter_scores, n_classes_of
 from al_adapters._strategies import capability
 from al_adapters._typing import Array, RandomStateLike, Rows
 from al_adapters._validation import check_n_instances
@@ -317,6 +317,9 @@ def batch_bald_sampling(
     if subsample is not None and subsample < len(rows):
         chosen = np.sort(rng.choice(len(rows), size=subsample, replace=False))
         rows = rows.subset(chosen)
+    known = _length_if_known(rows)
+    if known is not None:
+        check_n_instances(n_instances, known)
     options = _check_options(n_instances, n_configurations, prefilter, chunk_size)
     positions, samples = pool_samples(
         classifier,
