@@ -334,6 +334,7 @@ def main():
             "cpu s",
             "peak MiB",
             "wall / best peer",
+            "cpu / best peer",
             "same picks as ours",
         ],
         rows,
@@ -347,11 +348,19 @@ def _table_rows(method, n_rows, batch, results):
         if not name.startswith("ours") and r["status"] == "ok"
     ]
     best = min(peers) if peers else None
+    best_cpu = min(
+        (
+            r["cpu"]
+            for name, r in results.items()
+            if not name.startswith("ours") and r["status"] == "ok"
+        ),
+        default=None,
+    )
     rows = []
     for name, r in results.items():
         if r["status"] != "ok":
             rows.append(
-                [method, name, f"{n_rows:,}", batch, r["status"], "", "", "", ""]
+                [method, name, f"{n_rows:,}", batch, r["status"], "", "", "", "", ""]
             )
             continue
         reference = results.get("ours", {}).get("picks")
@@ -361,6 +370,7 @@ def _table_rows(method, n_rows, batch, results):
             else ("yes" if r["picks"] == reference else "no")
         )
         ratio = f"{r['wall'] / best:.3f}" if best else "no peer ran"
+        cpu_ratio = f"{r['cpu'] / best_cpu:.3f}" if best_cpu else "no peer ran"
         rows.append(
             [
                 method,
@@ -371,6 +381,7 @@ def _table_rows(method, n_rows, batch, results):
                 f"{r['cpu']:.3f}",
                 f"{r['peak_mib']:.0f}",
                 ratio,
+                cpu_ratio,
                 same,
             ]
         )
