@@ -266,8 +266,9 @@ def batch_bald_sampling(
         label combinations drawn, in that order: the same seed and chunk size
         give the same query.
     chunk_size : int, default=None
-        Rows per ``sample_proba`` call (and candidate rows scored at once);
-        None takes them from the library's chunk policy.
+        Rows per ``sample_proba`` call; None takes them from the library's
+        chunk policy. (The candidates are then scored in chunks sized to a
+        64 MiB budget.)
     subsample : int, default=None
         Score only this many candidates, drawn uniformly without replacement
         from ``random_state``; indices still refer to the whole pool.
@@ -332,6 +333,7 @@ def batch_bald_sampling(
         kwargs=sample_proba_kwargs,
     )
     n_instances = check_n_instances(n_instances, samples.shape[1])
+    options["chunk_size"] = None  # sized to the configurations, not the model
     indices, scores = greedy_batch(samples, n_instances, random_state=rng, **options)
     indices = positions[indices]
     if chosen is not None:
