@@ -12,6 +12,10 @@ The strategies (``bald_sampling`` and friends) call the estimator's
 there, and only the chosen rows' indices and scores reach the host. No
 ``(n_rows, n_samples, n_classes)`` array is held for the whole pool; the chunk
 size shrinks as ``n_samples * n_classes`` grows.
+
+``batch_bald`` and ``batch_bald_sampling`` (BatchBALD) choose a whole batch by
+its joint mutual information, so that it does not fill up with near-duplicates;
+they hold the samples of the rows they choose among.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from al_adapters._batchbald import batch_bald, batch_bald_sampling
 from al_adapters._bayesian_measures import bald, max_entropy, mean_std, var_ratios
 from al_adapters._rows import reads_row_views
 from al_adapters._strategies import make_streaming_strategy, shared_docs
@@ -34,6 +39,8 @@ __all__ = [
     "var_ratios_sampling",
     "mean_std_sampling",
     "max_entropy_sampling",
+    "batch_bald",
+    "batch_bald_sampling",
 ]
 
 _STRATEGIES = {
