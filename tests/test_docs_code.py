@@ -21,10 +21,16 @@ a block, blank lines allowed:
     needs (data, a small model) when showing it would distract from the point
     of the page. Keep it short.
 
+A page whose examples need an optional framework starts with a ``requires``
+marker (``<!-- requires: torch skorch -->``), so the test skips it, with the
+reason, where that extra is not installed.
+
 Examples must run in seconds on two cores: use tiny data and few epochs, and
 shrink an example that is slow rather than skipping it.
 """
 
+import contextlib
+import importlib
 import importlib.util
 import re
 from pathlib import Path
@@ -32,6 +38,9 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
+# The examples marker: the pages run once in CI, on the newest scikit-learn.
+pytestmark = pytest.mark.examples
+
 PAGES = [*sorted((ROOT / "docs").glob("*.md")), ROOT / "README.md"]
 
 FENCE = re.compile(r"^(?P<indent> *)(?P<fence>`{3,}|~{3,})(?P<info>.*)$")
@@ -95,7 +104,8 @@ def pages_with_code():
     "page", pages_with_code(), ids=lambda page: str(page.relative_to(ROOT))
 )
 def test_the_code_blocks_of_a_page_run(page, tmp_path, monkeypatch):
-    pytest.importorskip("matplotlib").use("Agg")
+    with contextlib.suppress(ImportError):
+        importlib.import_module("matplotlib").use("Agg")  # no windows
     monkeypatch.chdir(tmp_path)
     namespace = {"__name__": f"docs_{page.stem.replace('-', '_')}"}
     name = page.relative_to(ROOT)
