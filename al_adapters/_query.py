@@ -10,7 +10,6 @@ import numpy as np
 import scipy.sparse as sp
 
 from al_adapters import _backend, _rows
-from al_adapters._backend._sources import as_source
 from al_adapters._distributed import sharded_query
 from al_adapters._ray_data import is_ray_dataset, ray_query
 from al_adapters._scoring import timed_selection
@@ -47,9 +46,12 @@ def timed_fit(model):
 def run_query(model, X_pool, query_args, query_kwargs, *, return_metrics, row_shape):
     """Call ``model.query_strategy`` on ``X_pool``; return modAL's query result.
 
-    With a :class:`Pool`, the strategy sees only the unlabelled rows (a lazy
-    :class:`~al_adapters._rows.RowView` for built-in strategies, a copy of those
-    rows for others) and its positions are mapped back to rows of ``Pool.X``.
+    The pool's container is recognised once, here, as one
+    :class:`~al_adapters._rows.RowView` that the checks, the strategy and the
+    gathering of the chosen rows share. With a :class:`Pool`, the strategy sees
+    only the unlabelled rows (a lazy view of them for built-in strategies, a
+    copy of those rows for others) and its positions are mapped back to rows of
+    ``Pool.X``.
 
     A ``DataLoader`` over a map-style dataset contributes only the rows its
     sampler draws; indices refer to positions in its dataset.
@@ -76,33 +78,31 @@ def run_query(model, X_pool, query_args, query_kwargs, *, return_metrics, row_sh
         if candidates.size == 0:
             raise ValueError("the pool has no unlabelled rows left to query")
         given = X_pool.X
-        source = X_pool.source
+        pool = _rows.RowView(X_pool.source)
     else:
         candidates = None
         given = X_pool.materialize() if isinstance(X_pool, _rows.RowView) else X_pool
-        source = as_source(given)
-        if _rows.n_rows(source) == 0:
+        pool = _rows.RowView(given)
+        if len(pool) == 0:
             raise ValueError("the pool is empty: there is nothing to query")
-    check_row_shape(source, row_shape, name="X_pool")
-    candidates = _sampled(source, candidates)
+    check_row_shape(pool, row_shape, name="X_pool")
+    candidates = _sampled(pool.data, candidates)
+    view = pool if candidates is None else pool.subset(candidates)
 
     strategy = model.query_strategy
-    builtin = getattr(strategy, "reads_row_views", False)
-    if candidates is None:
-        X = _rows.RowView(source) if builtin else given
-    elif builtin:
-        X = _rows.RowView(source, candidates)
+    if getattr(strategy, "reads_row_views", False):
+        X = view
     else:
-        X = _rows.take_rows(source, candidates)
+        X = given if candidates is None else view.materialize()
 
     result = strategy(model, X, *query_args, **query_kwargs)
     indices, metrics = result if isinstance(result, tuple) else (result, None)
     # modAL's convention: a strategy's single int index gives an int and one row
     single = isinstance(indices, numbers.Integral) and not isinstance(indices, bool)
-    indices = _as_indices(indices, _rows.n_rows(X))
+    indices = _as_indices(indices, len(view))
     if candidates is not None:
         indices = candidates[indices]
-    rows = _rows.take_rows(source, indices)
+    rows = pool.take(indices)
     if single:
         indices, rows = int(indices[0]), single_row(rows)
     if not return_metrics:

@@ -8,6 +8,7 @@ slice their rows, and :class:`RowView` walks a subset of rows in chunks, so
 strategies can score a pool while holding one chunk at a time.
 """
 
+import copy
 import sys
 
 import numpy as np
@@ -34,7 +35,15 @@ def n_rows(X):
     """Return the number of rows of ``X``."""
     if isinstance(X, RowView):
         return len(X)
-    X = as_source(X)
+    return count_rows(as_source(X))
+
+
+def count_rows(X):
+    """Return the number of rows of ``X``, a container already wrapped as a source.
+
+    For the chunks a :class:`RowView` yields and the data it holds, which were
+    recognised once, at the query boundary.
+    """
     if isinstance(X, _SOURCES):
         return len(X)
     shape = getattr(X, "shape", None)
@@ -46,10 +55,15 @@ def n_rows(X):
 def row_shape(X):
     """Return the shape of one row of ``X``, or None when rows have no fixed shape."""
     if isinstance(X, RowView):
-        return row_shape(X.data)
+        return X.row_shape
+    return _row_shape_of(as_source(X))
+
+
+def _row_shape_of(X):
+    """Return the shape of one row of ``X``, a container already wrapped as a source."""
     if isinstance(X, (list, tuple)):
-        return row_shape(np.asarray(X)) if X and not isinstance(X[0], str) else None
-    shape = getattr(as_source(X), "shape", None)
+        return _row_shape_of(np.asarray(X)) if X and not isinstance(X[0], str) else None
+    shape = getattr(X, "shape", None)
     if shape is None or len(shape) == 0:
         return None
     return tuple(int(d) for d in shape[1:])
@@ -97,9 +111,13 @@ def slice_rows(X, start, stop):
 class RowView:
     """The rows of ``data`` at ``positions``, read lazily.
 
-    Built-in strategies receive a ``RowView`` of a pool's unlabelled rows instead of
-    a copy of them; they read it one chunk at a time and return positions in the
-    view. The container is recognised once, here, for the whole query.
+    The pool object of a query: its container is recognised once, here (a
+    source wrapped, a sparse matrix made row-indexable, how rows are taken and
+    sliced), and its row shape and item size are read once, on first use.
+    Subsets share all of it, so nothing below the query boundary looks at the
+    container's type again. Built-in strategies receive a ``RowView`` of a
+    pool's unlabelled rows instead of a copy of them; they read it one chunk at
+    a time and return positions in the view.
 
     Parameters
     ----------
@@ -114,16 +132,34 @@ class RowView:
         self.kind = container_kind(self.data)
         self.positions = None if positions is None else np.asarray(positions, np.intp)
         self._take, self._slice = _TAKE[self.kind], _SLICE[self.kind]
+        self._layout = {}  # length, row shape and item size of ``data``, read once
 
     def __len__(self):
-        if self.positions is None:
-            return n_rows(self.data)
-        return len(self.positions)
+        if self.positions is not None:
+            return len(self.positions)
+        if "n_rows" not in self._layout:
+            self._layout["n_rows"] = count_rows(self.data)
+        return self._layout["n_rows"]
+
+    @property
+    def row_shape(self):
+        """Shape of one row of the data, or None when rows have no fixed shape."""
+        if "row_shape" not in self._layout:
+            self._layout["row_shape"] = _row_shape_of(self.data)
+        return self._layout["row_shape"]
+
+    @property
+    def itemsize(self):
+        """Bytes of one value of the data (8 when it has no dtype)."""
+        if "itemsize" not in self._layout:
+            dtype = getattr(self.data, "dtype", None)
+            self._layout["itemsize"] = getattr(dtype, "itemsize", 8)
+        return self._layout["itemsize"]
 
     @property
     def shape(self):
         """Shape of the view as if it were an array: ``(n_rows, *row_shape)``."""
-        return (len(self), *(row_shape(self.data) or ()))
+        return (len(self), *(self.row_shape or ()))
 
     def chunks(self, chunk_size):
         """Yield ``(start, rows)`` for chunks of at most ``chunk_size`` rows."""
@@ -141,9 +177,9 @@ class RowView:
     def subset(self, indices):
         """Return a view of the rows at ``indices`` (increasing view positions)."""
         indices = np.asarray(indices, dtype=np.intp)
-        return RowView(
-            self.data, indices if self.positions is None else self.positions[indices]
-        )
+        view = copy.copy(self)  # the same data, recognised once
+        view.positions = indices if self.positions is None else self.positions[indices]
+        return view
 
     def take(self, indices):
         """Return the rows at ``indices`` (positions in the view)."""

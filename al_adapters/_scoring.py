@@ -35,7 +35,7 @@ from al_adapters.selection import (
     RunningTopK,
     _make_rng,
     check_stochastic,
-    stochastic_ranking,
+    stochastic_keys,
 )
 
 # Position of the first row of the chunk being scored, in the rows streamed.
@@ -139,9 +139,8 @@ def resolve_chunk_size(rows, chunk_size=None, outputs_per_row=0):
     """
     if chunk_size is not None:
         return _chunking.chunk_rows(0, chunk_size=chunk_size)
-    data = rows.data if isinstance(rows, _rows.RowView) else rows
-    itemsize = getattr(getattr(data, "dtype", None), "itemsize", 8)
-    row_bytes = _chunking.row_bytes_of(_rows.row_shape(data), itemsize)
+    rows = _rows.as_row_view(rows)
+    row_bytes = _chunking.row_bytes_of(rows.row_shape, rows.itemsize)
     return _chunking.chunk_rows(row_bytes, outputs_per_row)
 
 
@@ -151,7 +150,19 @@ def n_classes_of(classifier):
     return _chunking.DEFAULT_N_CLASSES if classes is None else max(1, len(classes))
 
 
-def iter_scores(
+def iter_scores(classifier, X, score_chunk, **kwargs):
+    """Yield ``(start, scores)`` for consecutive chunks of ``X``.
+
+    Parameters
+    ----------
+    classifier, X, score_chunk, **kwargs
+        As for :func:`scored_chunks`.
+    """
+    for start, scores, _ in scored_chunks(classifier, X, score_chunk, **kwargs):
+        yield start, scores
+
+
+def scored_chunks(
     classifier,
     X,
     score_chunk,
@@ -161,7 +172,11 @@ def iter_scores(
     outputs_per_row=0,
     mixed_precision=None,
 ):
-    """Yield ``(start, scores)`` for consecutive chunks of ``X``.
+    """Yield ``(start, scores, xp)`` for consecutive chunks of ``X``.
+
+    ``xp`` is the array namespace of the scores, resolved from the first chunk's
+    scores and handed on with every chunk, so the selection steps downstream do
+    not look it up again. The scores are widened to at least float32.
 
     Parameters
     ----------
@@ -186,6 +201,7 @@ def iter_scores(
     size = resolve_chunk_size(rows, chunk_size, outputs_per_row)
     model = resolve_model(classifier)
     to_device = model.to_device if isinstance(model, SupportsToDevice) else None
+    xp = scores_type = None
     with progress_bar(classifier, _length_if_known(rows), "scoring the pool") as bar:
         for start, chunk in rows.chunks(size):
             if to_device is not None:
@@ -206,19 +222,23 @@ def iter_scores(
                         UserWarning,
                         stacklevel=2,
                     )
-                scores = np.full(_rows.n_rows(chunk), unfitted_score, dtype=np.float64)
+                n = _rows.count_rows(chunk)
+                scores = np.full(n, unfitted_score, dtype=np.float64)
             finally:
                 _chunk_start.reset(token)
-            bar.update(_rows.n_rows(chunk))
-            yield start, _backend.at_least_float32(scores)
+            if type(scores) is not scores_type:  # the first chunk, in practice
+                xp, scores_type = _backend.get_namespace(scores), type(scores)
+            bar.update(_rows.count_rows(chunk))
+            yield start, _backend.at_least_float32(scores, xp), xp
 
 
 def all_scores(classifier, X, score_chunk, **kwargs):
     """Return the scores of every row of ``X``, in the array library of the model."""
-    parts = [scores for _, scores in iter_scores(classifier, X, score_chunk, **kwargs)]
-    if not parts:
+    chunks = list(scored_chunks(classifier, X, score_chunk, **kwargs))
+    if not chunks:
         return np.empty(0)
-    xp = _backend.get_namespace(*parts)
+    parts = [scores for _, scores, _ in chunks]
+    xp = chunks[-1][2]
     return parts[0] if len(parts) == 1 else xp.concat(parts)
 
 
@@ -257,7 +277,7 @@ def top_scores(
     Parameters
     ----------
     classifier, X, score_chunk
-        As for :func:`iter_scores`.
+        As for :func:`scored_chunks`.
     n_instances : int
         How many rows to return.
     random_tie_break : bool, default=False
@@ -273,7 +293,7 @@ def top_scores(
     beta : float, default=1.0
         Inverse temperature of the stochastic draw.
     **kwargs
-        Passed to :func:`iter_scores`.
+        Passed to :func:`scored_chunks`.
     """
     if isinstance(n_instances, bool) or not isinstance(n_instances, numbers.Integral):
         raise TypeError(f"n_instances must be an integer, got {n_instances!r}")
@@ -303,12 +323,12 @@ def top_scores(
         random_tie_break=random_tie_break,
         random_state=rng if random_tie_break and rng is not None else random_state,
     )
-    for start, scores in iter_scores(classifier, rows, score_chunk, **kwargs):
+    for start, scores, xp in scored_chunks(classifier, rows, score_chunk, **kwargs):
         with selecting():
             ranking = None
             if stochastic is not None:
-                ranking = stochastic_ranking(scores, stochastic, beta, random_state=rng)
-            top.update(scores, start, ranking)
+                ranking = stochastic_keys(xp, scores, stochastic, beta, rng)
+            top.update(scores, start, ranking, xp=xp)
     if n_rows is None:
         check_n_instances(n_instances, top.n_seen)
     with selecting():

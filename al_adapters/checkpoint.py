@@ -388,8 +388,9 @@ def with_undo(*objs: Any):
 
 
 def _snapshot(obj):
+    from al_adapters._transaction import estimator_restorer
     from al_adapters.committee import Committee
-    from al_adapters.learner import ActiveLearner, _estimator_restorer
+    from al_adapters.learner import ActiveLearner
     from al_adapters.pool import Pool
 
     if isinstance(obj, Committee):
@@ -403,7 +404,7 @@ def _snapshot(obj):
 
         return restore_committee
     if isinstance(obj, ActiveLearner):
-        restore_estimator = _estimator_restorer(obj.estimator)
+        restore_estimator = estimator_restorer(obj.estimator)
         X, y, timings = obj._X, obj._y, obj.timings_
         rng_state = _rng_state(obj._rng)
         estimator_rngs = estimators.rng_snapshot(obj.estimator)

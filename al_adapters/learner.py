@@ -2,25 +2,19 @@
 
 from __future__ import annotations
 
-import contextlib
-import copy
-import inspect
 import os
-import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
+from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any, ClassVar
 
-import numpy as np
 from sklearn.base import BaseEstimator
-from sklearn.exceptions import NotFittedError
 from sklearn.pipeline import Pipeline
-from sklearn.utils.validation import check_is_fitted, check_random_state
 
-from al_adapters import _backend, _rows
+from al_adapters import _labelled, _rows, _training
 from al_adapters import checkpoint as _checkpoint
 from al_adapters._buffer import RowBuffer
-from al_adapters._conform import as_training_labels, as_training_rows
 from al_adapters._query import timed_fit, timed_query
+from al_adapters._transaction import rollback_scope
 from al_adapters._typing import (
     Array,
     Labels,
@@ -30,17 +24,10 @@ from al_adapters._typing import (
     Rows,
 )
 from al_adapters._validation import (
-    check_known_labels,
-    check_label_shape,
     check_labels,
-    check_not_a_single_row,
-    check_row_shape,
     check_rows,
-    check_same_kind,
     finiteness,
 )
-from al_adapters.adapters.base import caller_restores, decode_one_hot
-from al_adapters.protocol import SupportsStateDict
 from al_adapters.uncertainty import uncertainty_sampling
 
 if TYPE_CHECKING:
@@ -151,7 +138,7 @@ class ActiveLearner(BaseEstimator):
         self.progress = progress
         self.rollback = rollback
         self.timings_: list[dict[str, float]] = []
-        self._rng = _as_generator(random_state)
+        self._rng = _training.as_generator(random_state)
         self._X = RowBuffer()
         self._y = RowBuffer()
         if X_training is not None:
@@ -167,9 +154,9 @@ class ActiveLearner(BaseEstimator):
     @X_training.setter
     def X_training(self, X: Rows | None) -> None:
         if X is not None:
-            X = _as_rows(X)
+            X = _labelled.as_rows(X)
             check_rows(X, ensure_all_finite=self.force_all_finite, name="X_training")
-            self._check_feature_count(X)
+            _labelled.check_feature_count(self.estimator, X)
         self._X = RowBuffer(X)
 
     @property
@@ -181,30 +168,10 @@ class ActiveLearner(BaseEstimator):
     def y_training(self, y: Labels | None) -> None:
         if y is not None:
             X = self.X_training
-            n_rows = _rows.n_rows(X) if X is not None else _rows.n_rows(_as_labels(y))
-            y = check_labels(
-                _as_labels(y), n_rows, name="y_training", rows_name="X_training"
-            )
+            y = _labelled.as_labels(y)
+            n_rows = _rows.n_rows(X if X is not None else y)
+            y = check_labels(y, n_rows, name="y_training", rows_name="X_training")
         self._y = RowBuffer(y)
-
-    def _check_feature_count(self, X):
-        """Check flat rows against the feature count the estimator was fitted on."""
-        n_features = getattr(self.estimator, "n_features_in_", None)
-        shape = _rows.row_shape(X)
-        if n_features is not None and shape is not None and len(shape) == 1:
-            check_row_shape(
-                X, (int(n_features),), name="X_training", against="the fitted estimator"
-            )
-
-    def _check_training_pairs(self):
-        """Check that ``X_training`` and ``y_training`` have one label per row."""
-        n_rows, n_labels = len(self._X), len(self._y)
-        if n_rows != n_labels:
-            raise ValueError(
-                f"X_training has {n_rows} rows but y_training has {n_labels} labels: "
-                "assign both, X_training first (learner.X_training, "
-                "learner.y_training = X, y)"
-            )
 
     @property
     def Xt_training(self) -> Rows | None:
@@ -231,97 +198,14 @@ class ActiveLearner(BaseEstimator):
             return self.estimator[:-1].transform(X)
         return X
 
-    def _checked(self, X, y, *, joining=True):
-        """Validate a block of labelled rows and return it in storable form.
-
-        With ``joining``, the rows are to be appended to the training data: they
-        are converted to its container and must hold the same kind of values.
-        """
-        X, y = _as_rows(X), self._decoded(_as_labels(y))
-        X_known = self.X_training if joining else None
-        y_known = self.y_training if joining else None
-        X = as_training_rows(X, X_known)
-        check_not_a_single_row(X, y, self._row_shape())
-        n = check_rows(X, ensure_all_finite=self.force_all_finite)
-        y = check_labels(as_training_labels(y, y_known), n)
-        X = check_same_kind(X, X_known, name="X", known_name="X_training")
-        y = check_same_kind(
-            y, y_known, name="y", known_name="y_training", convert_objects=True
-        )
-        check_label_shape(y, y_known)
-        return X, y
-
-    def _decoded(self, y):
-        """Return one-hot ``y`` as labels when the estimator declares its classes.
-
-        Keras users pass one-hot targets (``to_categorical``); an estimator that
-        declares ``classes`` (as the adapters do) reads each row as the label of
-        its 1, so the training data holds plain labels.
-        """
-        declared = self._declared_classes()
-        if declared is None or y is None or len(getattr(y, "shape", ())) != 2:
-            return y
-        return decode_one_hot(y, declared)
-
-    def _declared_classes(self):
-        params = (
-            self.estimator.get_params() if hasattr(self.estimator, "get_params") else {}
-        )
-        declared = params.get("classes")
-        if declared is None or not len(declared):
-            return None
-        return np.asarray(declared)
-
     def _row_shape(self):
-        if self.X_training is not None:
-            return _rows.row_shape(self.X_training)
-        n_features = getattr(self.estimator, "n_features_in_", None)
-        return None if n_features is None else (int(n_features),)
-
-    def _check_classes(self, y, *, incremental):
-        """Check ``y`` against the classes the estimator declares or was fitted on."""
-        declared = self._declared_classes()
-        if declared is not None:
-            check_known_labels(y, declared, source="its classes")
-        elif incremental and _is_fitted(self.estimator):
-            if _infers_classes_per_batch(self.estimator):
-                return
-            fitted = getattr(self.estimator, "classes_", None)
-            check_known_labels(
-                y,
-                fitted,
-                source="the classes it was fitted on",
-                hint=(
-                    "partial_fit only takes the classes the estimator was first "
-                    "fitted on; declare every class up front by passing "
-                    "classes=[...] to the first teach(..., only_new=True) of a "
-                    "learner built without X_training "
-                    "(assign X_training and y_training instead of passing them), or "
-                    "to the estimator's first partial_fit before handing it over"
-                ),
-            )
+        return _labelled.row_shape_of(self)
 
     def _add_training_data(self, X, y):
         """Append labelled rows to the training data without refitting."""
-        self._check_training_pairs()
-        X, y = self._checked(X, y)
-        check_row_shape(X, self._row_shape())
-        self._append(X, y)
+        _labelled.append(self, *_labelled.checked_new_rows(self, X, y))
 
-    def _append(self, X, y):
-        if self.X_training is None:
-            self._X, self._y = RowBuffer(), RowBuffer()
-        try:
-            self._X.append(X)
-            self._y.append(y)
-        except (ValueError, TypeError) as exc:
-            raise ValueError(
-                "the new rows and labels must agree with the training data and "
-                f"labels taught so far: {exc}"
-            ) from exc
-
-    @contextlib.contextmanager
-    def rollback_point(self) -> Iterator[None]:
+    def rollback_point(self) -> AbstractContextManager[None]:
         """Scope whose failure puts the learner back as it was when it began.
 
         On any exception (``KeyboardInterrupt`` included) the training data are
@@ -346,73 +230,17 @@ class ActiveLearner(BaseEstimator):
         >>> len(learner.X_training)
         4
         """
-        if vars(self).get("_rollback_active", False):
-            yield
-            return
-        X_buffer, y_buffer = self._X, self._y
-        X_rows, y_rows = X_buffer.snapshot(), y_buffer.snapshot()
-        restore = _estimator_restorer(self.estimator) if self.rollback else None
-        self._rollback_active = True
-        try:
-            with caller_restores(self.estimator):
-                yield
-        except BaseException:
-            X_buffer.restore(X_rows)
-            y_buffer.restore(y_rows)
-            self._X, self._y = X_buffer, y_buffer
-            if restore is not None:
-                restore()
-            raise
-        finally:
-            self._rollback_active = False
+        return rollback_scope(self)
 
     # -- fitting --------------------------------------------------------------
-
-    def _bootstrap(self, X, y):
-        n = _rows.n_rows(X)
-        idx = _bootstrap_indices(self._rng, n)
-        return _rows.take_rows(X, idx), _rows.take_rows(y, idx)
 
     def _fit_to_known(self, bootstrap=False, **fit_kwargs):
         """Fit the estimator on all the training data (a bootstrap resample of it)."""
         X, y = self.X_training, self.y_training
         if bootstrap:
-            X, y = self._bootstrap(X, y)
+            X, y = _training.bootstrap(self._rng, X, y)
         self.estimator.fit(X, y, **fit_kwargs)
         return self
-
-    def _fit_on_new(self, X, y, bootstrap=False, **fit_kwargs):
-        """Train on new rows only: ``partial_fit`` when the estimator has one."""
-        if bootstrap:
-            X, y = self._bootstrap(X, y)
-        partial_fit = getattr(self.estimator, "partial_fit", None)
-        if partial_fit is None:
-            self.estimator.fit(X, y, **fit_kwargs)
-            return self
-        if self._needs_classes(partial_fit, fit_kwargs):
-            fit_kwargs = {
-                "classes": np.unique(_backend.to_numpy(self.y_training)),
-                **fit_kwargs,
-            }
-        seen = _inferred_classes(self.estimator)
-        partial_fit(X, y, **fit_kwargs)
-        if seen is not None:
-            # skorch infers classes_ from this batch alone; keep all labels seen
-            self.estimator.classes_inferred_ = np.union1d(
-                seen, _inferred_classes(self.estimator)
-            )
-        return self
-
-    def _needs_classes(self, partial_fit, fit_kwargs):
-        """Tell whether a first ``partial_fit`` must be given ``classes``."""
-        if "classes" in fit_kwargs or _is_fitted(self.estimator):
-            return False
-        if "classes" not in inspect.signature(partial_fit).parameters:
-            return False
-        params = (
-            self.estimator.get_params() if hasattr(self.estimator, "get_params") else {}
-        )
-        return params.get("classes") is None
 
     def fit(
         self, X: Rows, y: Labels, bootstrap: bool = False, **fit_kwargs: Any
@@ -435,8 +263,8 @@ class ActiveLearner(BaseEstimator):
         self : ActiveLearner
             The learner. If fitting fails, its data and estimator are as before.
         """
-        X, y = self._checked(X, y, joining=False)
-        self._check_classes(y, incremental=False)
+        X, y = _labelled.checked_block(self, X, y, joining=False)
+        _labelled.check_classes(self.estimator, y, incremental=False)
         with timed_fit(self), self.rollback_point():
             self._X, self._y = RowBuffer(X), RowBuffer(y)
             self._fit_to_known(bootstrap=bootstrap, **fit_kwargs)
@@ -496,17 +324,17 @@ class ActiveLearner(BaseEstimator):
         self._check_teach(X, y, only_new=only_new)
 
     def _check_teach(self, X, y, *, only_new):
-        self._check_training_pairs()
-        X, y = self._checked(X, y)
-        check_row_shape(X, self._row_shape())
+        X, y = _labelled.checked_new_rows(self, X, y)
         incremental = only_new and hasattr(self.estimator, "partial_fit")
-        self._check_classes(y, incremental=incremental)
+        _labelled.check_classes(self.estimator, y, incremental=incremental)
         return X, y
 
     def _teach_checked(self, X, y, bootstrap, only_new, fit_kwargs):
-        self._append(X, y)
+        _labelled.append(self, X, y)
         if only_new:
-            self._fit_on_new(X, y, bootstrap=bootstrap, **fit_kwargs)
+            if bootstrap:
+                X, y = _training.bootstrap(self._rng, X, y)
+            _training.fit_on_new(self.estimator, X, y, self.y_training, **fit_kwargs)
         else:
             self._fit_to_known(bootstrap=bootstrap, **fit_kwargs)
 
@@ -541,14 +369,6 @@ class ActiveLearner(BaseEstimator):
             ``X_pool[query_idx]``.
         metrics : ndarray or None
             Only with ``return_metrics=True``: the strategy's scores of those rows.
-
-        Notes
-        -----
-        Sharded pools return ``(ids, scores)`` instead: a shard passed with
-        ``ids=`` (the global id of each of its rows; merged over the ranks of an
-        initialised ``torch.distributed`` group), and a Ray Data ``Dataset``
-        (with ``id_column=``, ``feature_column=``, ``exclude_ids=`` and
-        ``ray_options=``). See :mod:`al_adapters.sharding`.
         """
         return timed_query(
             self,
@@ -572,7 +392,7 @@ class ActiveLearner(BaseEstimator):
         return self.estimator.score(X, y, **score_kwargs)
 
     def __sklearn_is_fitted__(self) -> bool:
-        return _is_fitted(self.estimator)
+        return _labelled.is_fitted(self.estimator)
 
     # -- checkpoints ----------------------------------------------------------
 
@@ -643,71 +463,3 @@ class ActiveLearner(BaseEstimator):
             trusted=trusted,
             restore_global_rng=restore_global_rng,
         )
-
-
-def _estimator_restorer(estimator):
-    """Take the estimator's state now; return a function that puts it back."""
-    if isinstance(estimator, SupportsStateDict):
-        state = estimator.state_dict()
-        return lambda: estimator.load_state_dict(state)
-    saved = copy.deepcopy(estimator).__dict__
-
-    def restore():
-        estimator.__dict__.clear()
-        estimator.__dict__.update(saved)
-
-    return restore
-
-
-def _is_fitted(estimator):
-    try:
-        check_is_fitted(estimator)
-    except (NotFittedError, TypeError):
-        return False
-    return True
-
-
-def _inferred_classes(estimator):
-    """Return the classes a skorch classifier inferred from its last batch, or None."""
-    return vars(estimator).get("classes_inferred_")
-
-
-def _infers_classes_per_batch(estimator):
-    """Tell whether ``estimator`` re-infers ``classes_`` from every batch it fits.
-
-    A skorch ``NeuralNetClassifier`` without ``classes`` does: its ``classes_``
-    then lists only the labels of the last batch, and its ``partial_fit``
-    ignores ``classes=``. It takes integer labels as indices of the module's
-    output units, and the loss rejects a label with no unit, so there is no
-    fixed set of classes to check new labels against.
-    """
-    return _inferred_classes(estimator) is not None
-
-
-def _as_rows(X):
-    if isinstance(X, (list, tuple)):
-        return np.asarray(X)
-    return X
-
-
-def _as_labels(y):
-    pd = sys.modules.get("pandas")
-    if pd is not None and isinstance(y, (pd.Series, pd.DataFrame)):
-        return y.to_numpy()
-    if isinstance(y, (list, tuple)):
-        return np.asarray(y)
-    return y
-
-
-def _as_generator(random_state):
-    if isinstance(random_state, (np.random.Generator, np.random.RandomState)):
-        return random_state
-    if random_state is None:
-        return np.random.default_rng()
-    return check_random_state(random_state)
-
-
-def _bootstrap_indices(rng, n):
-    if isinstance(rng, np.random.Generator):
-        return rng.integers(0, n, size=n)
-    return rng.randint(0, n, size=n)

@@ -14,6 +14,8 @@ replacement with probability proportional to ``score ** beta`` ("power") or
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from sklearn.utils import check_random_state
 
@@ -73,7 +75,14 @@ class RunningTopK:
         self._ranks = self._scores = self._keys = self._positions = None
         self.n_seen = 0
 
-    def update(self, scores: Array, start: int, ranking: Array | None = None) -> None:
+    def update(
+        self,
+        scores: Array,
+        start: int,
+        ranking: Array | None = None,
+        *,
+        xp: Any = None,
+    ) -> None:
         """Merge the scores of rows ``start, start + 1, ...`` into the running top.
 
         Parameters
@@ -86,8 +95,12 @@ class RunningTopK:
         ranking : array of shape (n_rows,), default=None
             Values to rank the rows by, such as :func:`stochastic_ranking` keys;
             None ranks by ``scores``. The scores are what :meth:`result` returns.
+        xp : module, default=None
+            The array namespace of ``scores``, when the caller already knows it
+            (a stream's chunks share one); None looks it up.
         """
-        xp = _backend.get_namespace(scores)
+        if xp is None:
+            xp = _backend.get_namespace(scores)
         dev = _backend.device(scores)
         n = scores.shape[0]
         index = _backend.index_dtype(xp, scores, stop=start + n)
@@ -203,11 +216,29 @@ def stochastic_ranking(
     """
     kind, beta = check_stochastic(kind, beta)
     xp = _backend.get_namespace(scores)
-    scores = _backend.at_least_float32(scores)
-    rng = _make_rng(random_state)
+    return stochastic_keys(xp, scores, kind, beta, _make_rng(random_state))
+
+
+def stochastic_keys(xp, scores, kind, beta, rng):
+    """Return :func:`stochastic_ranking`'s keys, for checked options and namespace.
+
+    Parameters
+    ----------
+    xp : module
+        The array namespace of ``scores``.
+    scores : array of shape (n_samples,)
+        Scores of one chunk.
+    kind : {'power', 'softmax'}
+        How scores map to sampling weights.
+    beta : float
+        Inverse temperature.
+    rng : Generator or RandomState
+        Source of the Gumbel noise.
+    """
+    scores = _backend.at_least_float32(scores, xp)
     uniform = rng.random(scores.shape[0])
     gumbel = -np.log(-np.log(np.clip(uniform, np.finfo(float).tiny, 1.0)))
-    noise = xp.astype(_backend.asarray_like(gumbel, scores), scores.dtype)
+    noise = xp.astype(xp.asarray(gumbel, device=_backend.device(scores)), scores.dtype)
     if kind == "softmax":
         return beta * scores + noise
     if bool(xp.any(scores < 0)):

@@ -16,10 +16,10 @@ T = 1) and the 10 best rows are picked, by:
 
 Each measurement runs in a fresh process: setup (pool, model), then the
 high-water mark of resident memory is reset and the query is repeated; the
-table shows the median time, the peak memory above setup, and how many cores
-were busy (CPU time / wall time). Ratios are against (c) and (b) of the same
-run. ``--keras`` adds, for every N at T = 20 and the smallest C, our strategy
-through ``KerasAdapter`` (``stream-keras``) against the bare Keras loop
+table shows the median wall and CPU times (CPU time varies less on a busy
+machine), the peak memory above setup, and how many cores were busy (CPU time /
+wall time). Ratios are against (c) and (b) of the same run. ``--keras`` adds,
+for every N at T = 20 and the smallest C, our strategy through ``KerasAdapter`` (``stream-keras``) against the bare Keras loop
 (``loop-keras``: T direct model calls per pre-made 4,096-row chunk, BALD and a
 running top-k in ``keras.ops``; on JAX the passes run as the model's
 ``stateless_call`` under ``jax.jit``). ``--backend`` sets ``KERAS_BACKEND`` for
@@ -318,6 +318,7 @@ def keras_worker(method, n_rows, n_samples, n_classes, repeats):
         cpu.append(time.process_time() - start_cpu)
     result = {
         "seconds": statistics.median(times),
+        "cpu_seconds": statistics.median(cpu),
         "peak_over_setup": _rss("VmHWM") - before,
         "cores": sum(cpu) / sum(times),
         "note": f"Keras {keras.backend.backend()}",
@@ -376,6 +377,7 @@ def worker(method, n_rows, n_samples, n_classes, repeats, threads, device):
         cpu.append(time.process_time() - start_cpu)
     result = {
         "seconds": statistics.median(times),
+        "cpu_seconds": statistics.median(cpu),
         "peak_over_setup": _rss("VmHWM") - before,
         "cores": sum(cpu) / sum(times),
         "note": note,
@@ -515,12 +517,13 @@ def _ratio(a, b, key):
 
 
 def _print(results):
-    header = ["N", "T", "C", "method", "seconds", "MiB over setup", "cores", "note"]
+    header = ["N", "T", "C", "method", "seconds", "CPU s", "MiB over setup", "cores"]
+    header.append("note")
     rows = []
     for r in results:
         if "error" in r:
             rows.append(
-                [r["N"], r["T"], r["C"], r["method"], "-", "-", "-", r["error"]]
+                [r["N"], r["T"], r["C"], r["method"], "-", "-", "-", "-", r["error"]]
             )
             continue
         note = r.get("note", "")
@@ -533,6 +536,7 @@ def _print(results):
                 r["C"],
                 r["method"],
                 f"{r['seconds']:.3f}",
+                f"{r['cpu_seconds']:.3f}" if "cpu_seconds" in r else "-",
                 _mib(r["peak_over_setup"]),
                 f"{r['cores']:.2f}",
                 note,
@@ -540,7 +544,8 @@ def _print(results):
         )
     print_table(header, rows)
     print()
-    header = ["N", "T", "C", "a/c time", "a/b time", "a/baal time", "a MiB", "b MiB"]
+    header = ["N", "T", "C", "a/c time", "a/c CPU", "a/b time", "a/b CPU"]
+    header += ["a/baal time", "a MiB", "b MiB"]
     rows = []
     for cell in sorted({(r["N"], r["T"], r["C"]) for r in results}):
         a = _lookup(results, cell, "stream")
@@ -553,7 +558,9 @@ def _print(results):
             [
                 *cell,
                 _ratio(a, c, "seconds"),
+                _ratio(a, c, "cpu_seconds"),
                 _ratio(a, b, "seconds"),
+                _ratio(a, b, "cpu_seconds"),
                 _ratio(a, baal, "seconds"),
                 _mib(a.get("peak_over_setup", 0)),
                 _mib(b.get("peak_over_setup", 0)),

@@ -106,13 +106,15 @@ def to_numpy(x):
     return np.asarray(x)
 
 
-def at_least_float32(x):
+def at_least_float32(x, xp=None):
     """Return ``x`` widened to float32 if it is a narrower float (float16, bfloat16).
 
     Scores are computed, summed and compared in at least float32, whatever
-    precision the model ran in.
+    precision the model ran in. ``xp`` is the namespace of ``x`` when the caller
+    knows it; None looks it up.
     """
-    xp = get_namespace(x)
+    if xp is None:
+        xp = get_namespace(x)
     dtype = x.dtype
     if xp.isdtype(dtype, "real floating") and _itemsize(dtype) < ACCUMULATION_ITEMSIZE:
         return xp.astype(x, xp.float32)
