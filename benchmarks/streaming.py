@@ -14,16 +14,16 @@ T = 1) and the 10 best rows are picked, by:
     hand: the faster of ``loop-passes`` (T passes per chunk) and
     ``loop-replicated`` (one pass over the chunk repeated T times).
 
-Each measurement runs in a fresh process: setup (pool, model), then the
-high-water mark of resident memory is reset and the query is repeated; the
-table shows the median wall and CPU times (CPU time varies less on a busy
-machine), the peak memory above setup, and how many cores were busy (CPU time /
-wall time). Ratios are against (c) and (b) of the same run. ``--keras`` adds,
-for every N at T = 20 and the smallest C, our strategy through ``KerasAdapter`` (``stream-keras``) against the bare Keras loop
-(``loop-keras``: T direct model calls per pre-made 4,096-row chunk, BALD and a
-running top-k in ``keras.ops``; on JAX the passes run as the model's
-``stateless_call`` under ``jax.jit``). ``--backend`` sets ``KERAS_BACKEND`` for
-those processes, and ``--keras-only`` skips the torch rows (no torch needed).
+Each measurement runs in a fresh process: setup (pool, model), then the high-water mark
+of resident memory is reset and the query is repeated; the table shows the median wall
+and CPU times (CPU time varies less on a busy machine), the peak memory above setup, and
+how many cores were busy (CPU time / wall time). Ratios are against (c) and (b) of the
+same run. ``--keras`` adds, for every N at T = 20 and the smallest C, our strategy
+through ``KerasAdapter`` (``stream-keras``) against the bare Keras loop (``loop-keras``:
+T direct model calls per pre-made 4,096-row chunk, BALD and a running top-k in
+``keras.ops``; on JAX the passes run as the model's ``stateless_call`` under
+``jax.jit``). ``--backend`` sets ``KERAS_BACKEND`` for those processes, and ``--keras-
+only`` skips the torch rows (no torch needed).
 Without ``TorchAdapter`` (torch extra not installed), (a) uses a minimal
 estimator with the same protocol and says so.
 
