@@ -22,8 +22,8 @@ same run. ``--keras`` adds, for every N at T = 20 and the smallest C, our strate
 through ``KerasAdapter`` (``stream-keras``) against the bare Keras loop (``loop-keras``:
 T direct model calls per pre-made 4,096-row chunk, BALD and a running top-k in
 ``keras.ops``; on JAX the passes run as the model's ``stateless_call`` under
-``jax.jit``). ``--backend`` sets ``KERAS_BACKEND`` for those processes, and ``--keras-
-only`` skips the torch rows (no torch needed).
+``jax.jit``). ``--backend`` sets ``KERAS_BACKEND`` for those processes, and
+``--keras-only`` skips the torch rows (no torch needed).
 Without ``TorchAdapter`` (torch extra not installed), (a) uses a minimal
 estimator with the same protocol and says so.
 
