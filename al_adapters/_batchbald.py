@@ -8,6 +8,7 @@ from :mod:`al_adapters._joint_entropy`; the conditional entropy of a batch,
 
 from __future__ import annotations
 
+import inspect
 import numbers
 from typing import Any
 
@@ -235,7 +236,7 @@ def batch_bald_sampling(
     """Query a batch chosen greedily by BatchBALD (Kirsch et al. 2019).
 
     The pool streams through ``sample_proba`` chunk by chunk (on the model's
-    device, one dropout seed per chunk from ``random_state``); the samples
+    device); the samples
     are kept on that device, all of them or, with ``prefilter``, those of the
     rows of highest BALD so far; then :func:`batch_bald` chooses the batch
     there. Only the indices and scores reach the host.
@@ -262,9 +263,10 @@ def batch_bald_sampling(
         streaming, and choose among them: memory ``O(T P C)`` instead of the
         whole pool's ``O(T N C)``. None keeps every row.
     random_state : int, RandomState instance, Generator or None, default=None
-        One source for the subsample, the dropout seeds (one per chunk) and the
-        label combinations drawn, in that order: the same seed and chunk size
-        give the same query.
+        One source for the subsample, the dropout seeds and the label
+        combinations drawn, in that order: the same seed and chunk size give
+        the same query. (One dropout seed for the whole pool when
+        ``sample_proba`` takes ``consistent``, one per chunk otherwise.)
     chunk_size : int, default=None
         Rows per ``sample_proba`` call; None takes them from the library's
         chunk policy. (The candidates are then scored in chunks sized to a
@@ -275,7 +277,8 @@ def batch_bald_sampling(
     mixed_precision : {'bfloat16', 'float16'} or None, default=None
         Run a torch model's forward passes under autocast in this precision.
     **sample_proba_kwargs
-        Passed to ``sample_proba``.
+        Passed to ``sample_proba``. ``consistent=True`` is added when its
+        signature has a ``consistent`` parameter and it is not given here.
 
     Returns
     -------
@@ -287,13 +290,14 @@ def batch_bald_sampling(
 
     Notes
     -----
-    A dropout layer draws a fresh mask for every row of a forward pass, so
-    the samples that :class:`~al_adapters.TorchAdapter` and
-    :class:`~al_adapters.KerasAdapter` return share no mask between rows: the
-    joint entropies then see rows as independent, and the batch is close to
-    the top-k of BALD. BatchBALD needs models whose sample ``t`` is one draw
-    for all rows (the "consistent MC dropout" of Kirsch et al., or an
-    ensemble whose member ``t`` gives sample ``t``).
+    BatchBALD needs models whose sample ``t`` is one draw for all rows (the
+    "consistent MC dropout" of Kirsch et al., or an ensemble whose member
+    ``t`` gives sample ``t``). A model whose ``sample_proba`` accepts
+    ``consistent`` (:class:`~al_adapters.TorchAdapter`) is asked for such
+    samples, with one seed for every chunk. A plain dropout layer draws a
+    fresh mask for every row of a forward pass (as
+    :class:`~al_adapters.KerasAdapter` does): the joint entropies then see
+    rows as independent, and the batch is close to the top-k of BALD.
 
     Examples
     --------
@@ -363,9 +367,14 @@ def pool_samples(
     """
     sample_proba = capability(classifier, "sample_proba", "batch_bald_sampling")
     latest = {}
+    seed = None
+    if "consistent" not in kwargs and accepts_consistent(sample_proba):
+        # one seed for the whole pool: sample t shares its masks across chunks
+        kwargs, seed = {**kwargs, "consistent": True}, draw_seed(rng)
 
     def score_chunk(_, chunk):
-        samples = sample_proba(chunk, n_samples, random_state=draw_seed(rng), **kwargs)
+        chunk_seed = draw_seed(rng) if seed is None else seed
+        samples = sample_proba(chunk, n_samples, random_state=chunk_seed, **kwargs)
         _, samples = check_samples(samples)
         if samples.shape[:2] != (n_samples, _rows.n_rows(chunk)):
             raise ValueError(
@@ -401,8 +410,19 @@ def pool_samples(
         raise ValueError("the pool is empty: there is nothing to query")
     xp = _backend.get_namespace(parts[0][1])
     positions = np.concatenate([p for p, _ in parts])
-    samples = parts[0][1] if len(parts) == 1 else xp.concat([s for _, s in parts], 1)
+    samples = parts[0][1]
+    if len(parts) > 1:
+        samples = xp.concat([s for _, s in parts], axis=1)
     return positions, samples
+
+
+def accepts_consistent(sample_proba):
+    """Return whether ``sample_proba`` takes ``consistent=`` (shared masks)."""
+    try:
+        parameters = inspect.signature(sample_proba).parameters
+    except (TypeError, ValueError):  # no signature to read
+        return False
+    return "consistent" in parameters
 
 
 def _best_of(positions, samples, scores, k):

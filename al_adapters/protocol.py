@@ -99,6 +99,8 @@ class SupportsSampleProba(Protocol):
         """Return ``(n_samples, n_rows, n_classes)`` stochastic probabilities.
 
         The same ``random_state`` gives the same samples; the model is unchanged.
+        A model may also take ``consistent=True``: sample ``t`` of every row
+        then comes from one draw of the model (BatchBALD asks for it).
         """
 
 

@@ -231,9 +231,11 @@ def test_torch_adapter_with_dropout_through_a_learner():
         random_state=np.random.default_rng(11),
         return_metrics=True,
     )
-    # the documented draw order: one dropout seed per chunk (one chunk here)
+    # the documented draw order: one dropout seed for the pool, shared masks
     seed = int(np.random.default_rng(11).integers(2**31 - 1))
-    samples = learner.estimator.sample_proba(pool, 8, random_state=seed)
+    samples = learner.estimator.sample_proba(
+        pool, 8, random_state=seed, consistent=True
+    )
     assert samples.shape == (8, 81, 3)
     assert np.std(samples, axis=0).max() > 0  # dropout is on
     expected = batch_bald(samples, 4)

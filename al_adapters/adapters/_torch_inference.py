@@ -15,6 +15,7 @@ import scipy.sparse as sp
 import torch
 from torch import nn
 
+from al_adapters.adapters import _consistent_dropout as consistent_dropout
 from al_adapters.adapters import base
 from al_adapters.adapters._torch_slices import batch_rows
 from al_adapters.adapters._torch_staging import staging_for
@@ -216,13 +217,14 @@ class Scorer:
             run(done, X.shape[0], step)
         return out
 
-    def sample(self, X, n_samples):
+    def sample(self, X, n_samples, consistent_seed=None):
         """Return ``n_samples`` MC-dropout samples for the rows of ``X``.
 
         Each forward pass holds about ``batch_rows`` rows: a slice of ``X``
         replicated ``n_samples`` times (bigger matrix products than one pass per
         sample), or, when ``n_samples`` alone exceeds that, one pass per sample
-        over a slice.
+        over a slice. With an int ``consistent_seed``, sample ``t`` of every row
+        uses the same dropout masks (:mod:`._consistent_dropout`).
         """
         n = X.shape[0]
         out = torch.empty(
@@ -232,29 +234,37 @@ class Scorer:
             out[:] = self.predict(X)
             return out
         step = batch_rows(X, self.predict_batch_size)
+        masks = None
+        if consistent_seed is not None:
+            masks = consistent_dropout.ConsistentMasks(self.module, consistent_seed)
         with (
-            scoring_mode(self.module, dropout=True),
+            scoring_mode(self.module, dropout=masks is None),
+            masks or contextlib.nullcontext(),
             torch.inference_mode(),
             self._autocast(X.device),
         ):
             if step >= n_samples:
-                self._sample_replicated(X, out, step // n_samples)
+                self._sample_replicated(X, out, step // n_samples, masks)
             else:
-                self._sample_looped(X, out, step)
+                self._sample_looped(X, out, step, masks)
         return out
 
-    def _sample_replicated(self, X, out, rows):
+    def _sample_replicated(self, X, out, rows, masks=None):
         n_samples = out.shape[0]
+        if masks is not None:
+            masks.samples = range(n_samples)
         repeats = (n_samples,) + (1,) * (X.ndim - 1)
         for start in range(0, X.shape[0], rows):
             part = X[start : start + rows]
             proba = self._proba(part.repeat(repeats))
             out[:, start : start + rows] = proba.view(n_samples, part.shape[0], -1)
 
-    def _sample_looped(self, X, out, rows):
+    def _sample_looped(self, X, out, rows, masks=None):
         for start in range(0, X.shape[0], rows):
             part = X[start : start + rows]
-            for sample in out:
+            for t, sample in enumerate(out):
+                if masks is not None:
+                    masks.samples = t
                 sample[start : start + rows] = self._proba(part)
 
 

@@ -16,6 +16,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import check_is_fitted
 
 from al_adapters import _chunking
+from al_adapters.adapters import _consistent_dropout as consistent_dropout
 from al_adapters.adapters import _torch_data as data
 from al_adapters.adapters import _torch_inference as inference
 from al_adapters.adapters import _torch_net as nets
@@ -383,7 +384,13 @@ class TorchAdapter(TorchStateMixin, ClassifierMixin, BaseEstimator):
         """
         return self._score(X, lambda scorer, rows: scorer.predict(rows))
 
-    def sample_proba(self, X: Any, n_samples: int, random_state: Any = None) -> Any:
+    def sample_proba(
+        self,
+        X: Any,
+        n_samples: int,
+        random_state: Any = None,
+        consistent: bool = False,
+    ) -> Any:
         """Return MC-dropout samples of the class probabilities.
 
         Only the dropout layers (``nn.Dropout*``) run in train mode; BatchNorm
@@ -401,6 +408,14 @@ class TorchAdapter(TorchStateMixin, ClassifierMixin, BaseEstimator):
             Seeds the dropout masks (through torch's generators, which are
             restored afterwards): the same value gives the same samples. None
             draws from torch's global generators, as dropout does in training.
+        consistent : bool, default=False
+            If True, sample ``t`` of every row uses the same dropout masks
+            ("consistent MC dropout", as BatchBALD needs): each dropout layer
+            draws one mask per sample over the features of its input (the
+            channels for ``Dropout1d/2d/3d`` and ``FeatureAlphaDropout``),
+            from ``random_state``, the sample and the layer alone, so the
+            samples of a row do not depend on the other rows or on chunking.
+            Other dropout subclasses raise TypeError.
 
         Returns
         -------
@@ -412,8 +427,11 @@ class TorchAdapter(TorchStateMixin, ClassifierMixin, BaseEstimator):
         check_is_fitted(self)
         if not inference.has_dropout(self.net_.module_):
             base.warn_not_stochastic("module")
-        with inference.seeded(random_state, self._device()):
-            return self._score(X, lambda scorer, rows: scorer.sample(rows, n_samples))
+        seed = consistent_dropout.call_seed(random_state) if consistent else None
+        with inference.seeded(None if consistent else random_state, self._device()):
+            return self._score(
+                X, lambda scorer, rows: scorer.sample(rows, n_samples, seed)
+            )
 
     def embed(self, X: Any) -> Any:
         """Return the input of the module's final linear layer for each row.
