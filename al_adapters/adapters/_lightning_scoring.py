@@ -13,6 +13,7 @@ import torch
 from sklearn.utils.validation import check_is_fitted
 
 from al_adapters import _chunking
+from al_adapters.adapters import _consistent_dropout as consistent_dropout
 from al_adapters.adapters import _torch_data as data
 from al_adapters.adapters import _torch_inference as inference
 from al_adapters.adapters import base
@@ -111,12 +112,19 @@ class LightningScoringMixin:
         batch_size = base.prediction_batch_size(kwargs, "predict_proba")
         return self._score(X, lambda scorer, rows: scorer.predict(rows), batch_size)
 
-    def sample_proba(self, X: Any, n_samples: int, random_state: Any = None) -> Any:
+    def sample_proba(
+        self,
+        X: Any,
+        n_samples: int,
+        random_state: Any = None,
+        consistent: bool = False,
+    ) -> Any:
         """Return MC-dropout samples of the class probabilities.
 
         Only the dropout layers (``nn.Dropout*``) run in train mode; BatchNorm
         uses its running statistics, no gradient is recorded, and weights and
-        train/eval modes are unchanged afterwards.
+        train/eval modes are unchanged afterwards. Without dropout layers every
+        sample equals ``predict_proba(X)``, with a UserWarning.
 
         Parameters
         ----------
@@ -127,6 +135,12 @@ class LightningScoringMixin:
         random_state : int, RandomState instance, Generator or None, default=None
             Seeds the dropout masks (torch's generators are restored
             afterwards): the same value gives the same samples.
+        consistent : bool, default=False
+            If True, sample ``t`` of every row uses the same dropout masks
+            ("consistent MC dropout", as BatchBALD needs), drawn from
+            ``random_state``, the sample and the layer alone, as
+            :meth:`TorchAdapter.sample_proba <al_adapters.TorchAdapter.sample_proba>`
+            does.
 
         Returns
         -------
@@ -136,8 +150,13 @@ class LightningScoringMixin:
         """
         n_samples = base.check_count(n_samples, "n_samples")
         check_is_fitted(self)
-        with inference.seeded(random_state, self.device_):
-            return self._score(X, lambda scorer, rows: scorer.sample(rows, n_samples))
+        if not inference.has_dropout(self.module_):
+            base.warn_not_stochastic("module")
+        seed = consistent_dropout.call_seed(random_state) if consistent else None
+        with inference.seeded(None if consistent else random_state, self.device_):
+            return self._score(
+                X, lambda scorer, rows: scorer.sample(rows, n_samples, seed)
+            )
 
     def embed(self, X: Any) -> Any:
         """Return the input of the final linear layer (or ``embed_layer``) per row.

@@ -234,6 +234,29 @@ def test_strategies_query_through_the_adapter(data):
     assert_allclose(scores, uncertainty[idx], rtol=1e-5)
 
 
+def test_consistent_samples_share_masks_across_rows_and_calls(data):
+    X, y = data
+    torch.manual_seed(0)
+    adapter = make_adapter("lightning", dropout=0.5).fit(X, y)
+    rows = np.concatenate([X[:7], X[3:5]])  # rows 3, 4 again, at positions 7, 8
+    whole = adapter.sample_proba(rows, 6, random_state=1, consistent=True)
+    assert_allclose(whole[:, 7:], whole[:, 3:5], atol=0)  # same rows, same samples
+    assert not np.allclose(whole[0], whole[1])  # masks still differ across samples
+    # a row's samples do not depend on the other rows scored with it
+    alone = adapter.sample_proba(X[3:5], 6, random_state=1, consistent=True)
+    assert_allclose(alone, whole[:, 3:5], atol=1e-6)
+    # by default each row draws its own masks
+    fresh = adapter.sample_proba(rows, 6, random_state=1)
+    assert not np.allclose(fresh[:, 7:], fresh[:, 3:5])
+
+
+def test_samples_of_a_module_without_dropout_warn(data):
+    X, y = data
+    adapter = make_adapter("lightning", dropout=0.0).fit(X, y)
+    with pytest.warns(UserWarning, match="no dropout layer"):
+        adapter.sample_proba(X[:5], 3, random_state=0)
+
+
 # -- Lightning's habits -----------------------------------------------------------
 
 
