@@ -26,13 +26,12 @@ from al_adapters.adapters import _keras_inference as inference
 from al_adapters.adapters import _keras_training as training
 from al_adapters.adapters import _scikeras_shim as scikeras_shim
 from al_adapters.adapters import base
-from al_adapters.adapters._keras_params import RoutedParamsMixin
 from al_adapters.adapters._keras_state import KerasStateMixin
 
 __all__ = ["KerasAdapter"]
 
 
-class KerasAdapter(KerasStateMixin, ClassifierMixin, RoutedParamsMixin, BaseEstimator):
+class KerasAdapter(KerasStateMixin, ClassifierMixin, base.RoutedParams, BaseEstimator):
     """A Keras 3 classifier with fixed classes, warm training and MC dropout.
 
     Built on scikeras' ``KerasClassifier``, which builds, compiles and trains the
@@ -195,7 +194,7 @@ class KerasAdapter(KerasStateMixin, ClassifierMixin, RoutedParamsMixin, BaseEsti
         self.run_eagerly = run_eagerly
         self.random_state = random_state
         self.verbose = verbose
-        self.__dict__.update(kwargs)
+        self._routed_params = kwargs
 
     # -- training -------------------------------------------------------------
 
@@ -384,7 +383,7 @@ class KerasAdapter(KerasStateMixin, ClassifierMixin, RoutedParamsMixin, BaseEsti
     def _chunk_rows(self, batch_size=None):
         if batch_size is not None:
             return batch_size
-        return getattr(self, "predict__batch_size", None)
+        return self._routed_params.get("predict__batch_size")
 
     def predict_proba(self, X: Any, **predict_params: Any) -> Any:
         """Return the class probabilities of each row, columns ordered as ``classes_``.
@@ -530,6 +529,10 @@ class KerasAdapter(KerasStateMixin, ClassifierMixin, RoutedParamsMixin, BaseEsti
             return inference.to_tensor(rows, self.model_)
 
     # -- scikit-learn ---------------------------------------------------------
+
+    #: Only ``prefix__name`` keywords are routed to scikeras by ``set_params``.
+    _routes_any_name = False
+
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.non_deterministic = True
