@@ -91,49 +91,6 @@ def available_devices():
     return tuple(keras.distribution.list_devices())
 
 
-#: The adapters' precision names -> the Keras dtype policies scoring runs under.
-POLICIES = {"bfloat16": "mixed_bfloat16", "float16": "mixed_float16"}
-
-
-@contextlib.contextmanager
-def scoring_scope(model, device, precision):
-    """Scope for scoring ``model`` on ``device`` in ``precision``.
-
-    With a precision, every layer of ``model`` whose dtype policy is
-    ``"float32"`` runs under the matching mixed policy for the scope: it casts
-    its inputs and weights to ``precision`` and computes in it, while the
-    weights themselves stay float32. Layers built with another policy keep it.
-    The policies are put back on exit, so training is unaffected.
-
-    Parameters
-    ----------
-    model : keras.Model
-        The model about to be called (layers it shares with another model,
-        such as an :func:`embedder`, run in ``precision`` too).
-    device : str or None
-        As :func:`device_scope` takes it.
-    precision : {None, 'bfloat16', 'float16'}
-        Checked by :func:`al_adapters.adapters.base.check_precision`.
-    """
-    precision = base.check_precision(precision)
-    switched = []
-    if precision is not None:
-        policy = keras.DTypePolicy(POLICIES[precision])
-        switched = [
-            (layer, layer.dtype_policy)
-            for layer in _layers(model)
-            if layer.dtype_policy.name == "float32"
-        ]
-    try:
-        for layer, _ in switched:
-            layer.dtype_policy = policy
-        with device_scope(device):
-            yield
-    finally:
-        for layer, own in switched:
-            layer.dtype_policy = own
-
-
 def no_grad():
     """Return a scope without gradient recording (only torch records by default)."""
     if keras.backend.backend() == "torch":

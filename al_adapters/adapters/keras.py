@@ -23,6 +23,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from al_adapters import _backend
 from al_adapters.adapters import _keras_inference as inference
+from al_adapters.adapters import _keras_precision as precisions
 from al_adapters.adapters import _keras_training as training
 from al_adapters.adapters import _scikeras_shim as scikeras_shim
 from al_adapters.adapters import base
@@ -378,7 +379,7 @@ class KerasAdapter(KerasStateMixin, ClassifierMixin, base.RoutedParams, BaseEsti
             )
 
     def _scoring(self, model):
-        return inference.scoring_scope(model, self.device, self.precision)
+        return precisions.scoring_scope(model, self.device, self.precision)
 
     def _chunk_rows(self, batch_size=None):
         if batch_size is not None:
