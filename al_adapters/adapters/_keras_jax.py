@@ -49,7 +49,13 @@ def model_device(model):
 
 def _compiled(model, training, logits):
     calls = _CALLS.setdefault(model, {})
-    if (training, logits) not in calls:
+    # A call traced under one precision keeps it: the policies are in the key.
+    key = (
+        training,
+        logits,
+        tuple(layer.dtype_policy.name for layer in inference._layers(model)),
+    )
+    if key not in calls:
         owner = weakref.ref(model)
 
         def call(trainable, non_trainable, x):
@@ -58,8 +64,8 @@ def _compiled(model, training, logits):
             )
             return inference.probabilities(out, logits), non_trainable
 
-        calls[training, logits] = jax.jit(call)
-    return calls[training, logits]
+        calls[key] = jax.jit(call)
+    return calls[key]
 
 
 def outputs(model, x, *, n_samples, training, logits, step):

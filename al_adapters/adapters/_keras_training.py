@@ -27,7 +27,7 @@ from al_adapters.adapters import _keras_shim as keras_shim
 from al_adapters.adapters import base
 
 #: Parameters of the adapter that scikeras does not take.
-ADAPTER_ONLY = ("model", "classes", "device", "random_state")
+ADAPTER_ONLY = ("model", "classes", "device", "precision", "random_state")
 
 
 def default_epochs(wrapper):

@@ -39,7 +39,7 @@ class TorchStateMixin:
 
     module: Any
     classes: Any
-    _net_params: dict[str, Any]
+    _routed_params: dict[str, Any]
     net_: Any
     classes_: Any
     n_features_in_: int
@@ -112,7 +112,7 @@ class TorchStateMixin:
             The fitted adapter, ready to predict or to continue training.
         """
         classes = base.check_classes(self.classes, "TorchAdapter")
-        net = nets.build_net(self.module, self._net_params, len(classes))
+        net = nets.build_net(self.module, self._routed_params, len(classes))
         device = inference.module_device(net.module_)
         saved = torch.load(f, map_location=device, weights_only=True)
         _check_saved(saved, classes)
@@ -208,7 +208,7 @@ class TorchStateMixin:
         net = (
             self.net_
             if fitted
-            else nets.build_net(self.module, self._net_params, len(classes))
+            else nets.build_net(self.module, self._routed_params, len(classes))
         )
         arrays = {
             name: _tensor(array, name in meta["bfloat16"])
@@ -242,7 +242,7 @@ class TorchStateMixin:
     def __setstate__(self, pickled):
         if isinstance(pickled.get("module"), nets.ModuleBytes):
             pickled = {**pickled, "module": nets.module_from_bytes(pickled["module"])}
-        device = pickled["_net_params"].get("device")
+        device = pickled["_routed_params"].get("device")
         if _is_cuda(device) and not torch.cuda.is_available():
             warnings.warn(
                 f"TorchAdapter was pickled with device={device!r}, but CUDA is not "
@@ -250,8 +250,8 @@ class TorchStateMixin:
                 DeviceWarning,
                 stacklevel=2,
             )
-            net_params = {**pickled["_net_params"], "device": "cpu"}
-            pickled = {**pickled, "_net_params": net_params}
+            net_params = {**pickled["_routed_params"], "device": "cpu"}
+            pickled = {**pickled, "_routed_params": net_params}
         super().__setstate__(pickled)
 
 

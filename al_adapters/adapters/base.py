@@ -28,6 +28,10 @@ same rules as TorchAdapter and KerasAdapter by calling the same functions:
 - **Precision**: ``precision`` is None, ``"bfloat16"`` or ``"float16"``, the
   values the strategies' ``mixed_precision`` takes; ``"bf16"`` and ``"fp16"``
   are read with a DeprecationWarning.
+- **Parameters**: an adapter's own parameters are those of its ``__init__``
+  signature; every other keyword is routed to the framework object it builds
+  (skorch's ``lr``, scikeras' ``model__*``...) and is a parameter too, for
+  ``get_params``, ``set_params`` and ``clone`` (:class:`RoutedParams`).
 """
 
 import contextlib
@@ -41,9 +45,11 @@ import numpy as np
 from sklearn.metrics import accuracy_score
 
 from al_adapters import _backend
+from al_adapters.adapters._routed_params import RoutedParams
 
 __all__ = [
     "PRECISIONS",
+    "RoutedParams",
     "accuracy",
     "caller_restores",
     "check_classes",

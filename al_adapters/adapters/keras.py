@@ -23,16 +23,16 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from al_adapters import _backend
 from al_adapters.adapters import _keras_inference as inference
+from al_adapters.adapters import _keras_precision as precisions
 from al_adapters.adapters import _keras_training as training
 from al_adapters.adapters import _scikeras_shim as scikeras_shim
 from al_adapters.adapters import base
-from al_adapters.adapters._keras_params import RoutedParamsMixin
 from al_adapters.adapters._keras_state import KerasStateMixin
 
 __all__ = ["KerasAdapter"]
 
 
-class KerasAdapter(KerasStateMixin, ClassifierMixin, RoutedParamsMixin, BaseEstimator):
+class KerasAdapter(KerasStateMixin, ClassifierMixin, base.RoutedParams, BaseEstimator):
     """A Keras 3 classifier with fixed classes, warm training and MC dropout.
 
     Built on scikeras' ``KerasClassifier``, which builds, compiles and trains the
@@ -61,6 +61,13 @@ class KerasAdapter(KerasStateMixin, ClassifierMixin, RoutedParamsMixin, BaseEsti
         A Keras device string (``"cpu"``, ``"gpu:0"``) used as a
         ``keras.device`` scope for building, training and scoring; ``"auto"``
         or None leaves placement to Keras.
+    precision : {None, 'bfloat16', 'float16'}, default=None
+        Precision for scoring (``predict_proba``, ``sample_proba``, ``embed``):
+        the model's float32 layers run under Keras' ``"mixed_bfloat16"`` or
+        ``"mixed_float16"`` dtype policy for the call, computing in that dtype
+        on float32 weights; results are returned in float32 either way, and
+        training is unaffected. Meant for GPUs. The same values as
+        TorchAdapter's ``precision`` and the strategies' ``mixed_precision``.
     optimizer : str, keras.optimizers.Optimizer or class, default=None
         Optimizer for an uncompiled model; None means RMSprop (scikeras'
         default). A model that comes compiled (a compiled instance, or a build
@@ -155,6 +162,7 @@ class KerasAdapter(KerasStateMixin, ClassifierMixin, RoutedParamsMixin, BaseEsti
         *,
         classes: Any,
         device: str | None = "auto",
+        precision: str | None = None,
         optimizer: Any = None,
         loss: Any = None,
         metrics: Any = None,
@@ -173,6 +181,7 @@ class KerasAdapter(KerasStateMixin, ClassifierMixin, RoutedParamsMixin, BaseEsti
         self.model = model
         self.classes = classes
         self.device = device
+        self.precision = precision
         self.optimizer = optimizer
         self.loss = loss
         self.metrics = metrics
@@ -186,7 +195,7 @@ class KerasAdapter(KerasStateMixin, ClassifierMixin, RoutedParamsMixin, BaseEsti
         self.run_eagerly = run_eagerly
         self.random_state = random_state
         self.verbose = verbose
-        self.__dict__.update(kwargs)
+        self._routed_params = kwargs
 
     # -- training -------------------------------------------------------------
 
@@ -273,6 +282,7 @@ class KerasAdapter(KerasStateMixin, ClassifierMixin, RoutedParamsMixin, BaseEsti
         return self
 
     def _cold_start(self, X, y, sample_weight, epochs, fit_params):
+        base.check_precision(self.precision)
         X32, codes = self._training_data(X, y, first=True)
         with base.unchanged_on_error(self, in_place=False):
             with self._scope():
@@ -368,10 +378,13 @@ class KerasAdapter(KerasStateMixin, ClassifierMixin, RoutedParamsMixin, BaseEsti
                 f"on rows of shape {expected}"
             )
 
+    def _scoring(self, model):
+        return precisions.scoring_scope(model, self.device, self.precision)
+
     def _chunk_rows(self, batch_size=None):
         if batch_size is not None:
             return batch_size
-        return getattr(self, "predict__batch_size", None)
+        return self._routed_params.get("predict__batch_size")
 
     def predict_proba(self, X: Any, **predict_params: Any) -> Any:
         """Return the class probabilities of each row, columns ordered as ``classes_``.
@@ -395,7 +408,7 @@ class KerasAdapter(KerasStateMixin, ClassifierMixin, RoutedParamsMixin, BaseEsti
         batch_size = base.prediction_batch_size(predict_params, "predict_proba")
         check_is_fitted(self)
         X = self._rows(X)
-        with inference.device_scope(self.device):
+        with self._scoring(self.model_):
             return inference.forward(
                 self.model_, X, logits=self._logits, rows=self._chunk_rows(batch_size)
             )
@@ -460,7 +473,7 @@ class KerasAdapter(KerasStateMixin, ClassifierMixin, RoutedParamsMixin, BaseEsti
         seeds = None
         if random_state is not None:
             seeds = training.draw_seeds(random_state, inference.seed_count(model))
-        with inference.device_scope(self.device), inference.mc_dropout(model, seeds):
+        with self._scoring(model), inference.mc_dropout(model, seeds):
             return inference.forward(
                 model,
                 X,
@@ -490,7 +503,7 @@ class KerasAdapter(KerasStateMixin, ClassifierMixin, RoutedParamsMixin, BaseEsti
         check_is_fitted(self)
         X = self._rows(X)
         embedder = inference.embedder(self.model_)
-        with inference.device_scope(self.device):
+        with self._scoring(self.model_):
             return inference.forward(embedder, X, rows=self._chunk_rows())
 
     def to_device(self, X: Any) -> Any:
@@ -517,6 +530,10 @@ class KerasAdapter(KerasStateMixin, ClassifierMixin, RoutedParamsMixin, BaseEsti
             return inference.to_tensor(rows, self.model_)
 
     # -- scikit-learn ---------------------------------------------------------
+
+    #: Only ``prefix__name`` keywords are routed to scikeras by ``set_params``.
+    _routes_any_name = False
+
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.non_deterministic = True

@@ -25,10 +25,8 @@ from al_adapters.adapters._torch_state import TorchStateMixin
 
 __all__ = ["TorchAdapter"]
 
-_OWN_PARAMS = ("module", "classes", "precision", "predict_batch_size")
 
-
-class TorchAdapter(TorchStateMixin, ClassifierMixin, BaseEstimator):
+class TorchAdapter(TorchStateMixin, ClassifierMixin, base.RoutedParams, BaseEstimator):
     """A PyTorch classifier, trained by skorch, with warm starts and device scoring.
 
     The adapter builds a skorch :class:`~skorch.classifier.NeuralNetClassifier`
@@ -130,26 +128,9 @@ class TorchAdapter(TorchStateMixin, ClassifierMixin, BaseEstimator):
         self.classes = classes
         self.precision = precision
         self.predict_batch_size = predict_batch_size
-        self._net_params = kwargs
+        self._routed_params = kwargs
 
     # -- parameters -----------------------------------------------------------
-
-    def get_params(self, deep: bool = True) -> dict[str, Any]:
-        """Return the adapter's parameters, skorch's included.
-
-        Parameters
-        ----------
-        deep : bool, default=True
-            Ignored: a skorch net given as ``module`` is one parameter, not
-            expanded into ``module__*`` keys (which are the module's arguments).
-
-        Returns
-        -------
-        params : dict
-            Parameter names mapped to their values.
-        """
-        params = {name: getattr(self, name) for name in _OWN_PARAMS}
-        return {**params, **self._net_params}
 
     def set_params(self, **params: Any) -> "TorchAdapter":
         """Set parameters; on a fitted adapter, skorch's apply to the live net.
@@ -172,14 +153,11 @@ class TorchAdapter(TorchStateMixin, ClassifierMixin, BaseEstimator):
         self : TorchAdapter
             The adapter.
         """
-        net_params = {k: v for k, v in params.items() if k not in _OWN_PARAMS}
+        named = self._param_names()
+        net_params = {k: v for k, v in params.items() if k not in named}
         if net_params and "net_" in vars(self):
             nets.live_params(self.net_, net_params)
-        for name in _OWN_PARAMS:
-            if name in params:
-                setattr(self, name, params[name])
-        self._net_params.update(net_params)
-        return self
+        return super().set_params(**params)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -195,13 +173,13 @@ class TorchAdapter(TorchStateMixin, ClassifierMixin, BaseEstimator):
     def _is_pretrained(self):
         """Tell whether ``module`` is an instance whose weights are the start."""
         return isinstance(self.module, torch.nn.Module) and not any(
-            key.startswith("module__") for key in self._net_params
+            key.startswith("module__") for key in self._routed_params
         )
 
     def _start_pretrained(self):
         """Make ``net_`` from the module instance as given, untrained."""
         classes = _classes(self.classes)
-        self.net_ = nets.build_net(self.module, self._net_params, len(classes))
+        self.net_ = nets.build_net(self.module, self._routed_params, len(classes))
         self.classes_ = classes
 
     # -- fitting --------------------------------------------------------------
@@ -303,7 +281,7 @@ class TorchAdapter(TorchStateMixin, ClassifierMixin, BaseEstimator):
         """Build a fresh net, check it, train it, and only then make it ``net_``."""
         classes = _classes(self.classes)
         base.check_precision(self.precision)
-        net = nets.build_net(self.module, self._net_params, len(classes))
+        net = nets.build_net(self.module, self._routed_params, len(classes))
         nets.check_outputs(net, X, len(classes))
         nets.check_trainable(net, X.shape[0])
         nets.fit_net(net, X, codes, epochs=epochs, **fit_params)
@@ -326,7 +304,7 @@ class TorchAdapter(TorchStateMixin, ClassifierMixin, BaseEstimator):
     def _device(self):
         if self.__sklearn_is_fitted__():
             return inference.module_device(self.net_.module_)
-        _, params = nets.net_class_and_params(self.module, self._net_params)
+        _, params = nets.net_class_and_params(self.module, self._routed_params)
         return torch.device(params["device"] or "cpu")
 
     def to_device(self, X: Any) -> "torch.Tensor":
