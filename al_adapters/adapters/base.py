@@ -258,7 +258,7 @@ def check_device(asked, available):
     Examples
     --------
     >>> check_device("cpu", ["cpu"])
-    >>> check_device("cuda:0", ["cpu"])
+    >>> check_device("cuda:0", ["cpu"])  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
     ValueError: device 'cuda:0' is not available here: the devices are ['cpu']. ...
