@@ -15,6 +15,7 @@ import torch
 
 from al_adapters.adapters import base
 from al_adapters.adapters._lightning_training import OptimizerStates, fresh_copy
+from al_adapters.adapters._tensor_state import host_array, jsonable
 from al_adapters.protocol import ModelState, check_state
 
 FORMAT = "al_adapters.LightningAdapter.state/1"
@@ -94,7 +95,7 @@ def model_state(module, states, classes, row_shape):
     bfloat16: list[str] = []
     for key, tensor in module.state_dict().items():
         name = f"module.{key}"
-        arrays[name] = _host_array(tensor, name, bfloat16)
+        arrays[name] = host_array(tensor, name, bfloat16)
     optimizers = []
     for k, optimizer in enumerate(states.optimizers):
         scalars = {}
@@ -102,7 +103,7 @@ def model_state(module, states, classes, row_shape):
             for key, value in values.items():
                 name = f"optimizer.{k}.state.{index}.{key}"
                 if isinstance(value, torch.Tensor):
-                    arrays[name] = _host_array(value, name, bfloat16)
+                    arrays[name] = host_array(value, name, bfloat16)
                 else:
                     scalars[name] = value
         optimizers.append(
@@ -117,7 +118,7 @@ def model_state(module, states, classes, row_shape):
         "schedulers": states.schedulers,
         "bfloat16": bfloat16,
     }
-    return check_state(ModelState(arrays, _jsonable(metadata)))
+    return check_state(ModelState(arrays, jsonable(metadata)))
 
 
 def unfitted_state():
@@ -169,28 +170,6 @@ def optimizer_states(state):
     return OptimizerStates(optimizers, [dict(s) for s in meta["schedulers"]])
 
 
-def _host_array(tensor, name, bfloat16):
-    """Return a host NumPy copy of ``tensor`` (bfloat16 kept as its int16 bits)."""
-    tensor = tensor.detach()
-    if tensor.dtype == torch.bfloat16:
-        bfloat16.append(name)
-        tensor = tensor.view(torch.int16)
-    return tensor.to("cpu", copy=True).numpy()
-
-
 def _tensor(array, is_bfloat16):
     tensor = torch.from_numpy(array.copy())
     return tensor.view(torch.bfloat16) if is_bfloat16 else tensor
-
-
-def _jsonable(value):
-    """Return ``value`` with tuples as lists and scalar arrays as Python numbers."""
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, torch.Tensor) and value.numel() == 1:
-        return value.item()
-    return value

@@ -28,6 +28,7 @@ from skorch.history import History
 from al_adapters.adapters import _torch_inference as inference
 from al_adapters.adapters import _torch_net as nets
 from al_adapters.adapters import base
+from al_adapters.adapters._tensor_state import host_array, jsonable
 from al_adapters.protocol import ModelState, check_state
 
 FORMAT = "al_adapters.TorchAdapter/1"
@@ -150,14 +151,14 @@ class TorchStateMixin:
         for prefix, module in (("module", net.module_), ("criterion", net.criterion_)):
             for key, tensor in nets.unwrapped(module).state_dict().items():
                 name = f"{prefix}.{key}"
-                arrays[name] = _host_array(tensor, name, bfloat16)
+                arrays[name] = host_array(tensor, name, bfloat16)
         optimizer = net.optimizer_.state_dict()
         scalars = {}
         for index, values in optimizer["state"].items():
             for key, value in values.items():
                 name = f"optimizer.state.{index}.{key}"
                 if isinstance(value, torch.Tensor):
-                    arrays[name] = _host_array(value, name, bfloat16)
+                    arrays[name] = host_array(value, name, bfloat16)
                 else:
                     scalars[name] = value
         metadata = {
@@ -170,7 +171,7 @@ class TorchStateMixin:
             "bfloat16": bfloat16,
             "history": net.history_.to_list(),
         }
-        return check_state(ModelState(arrays, _jsonable(metadata)))
+        return check_state(ModelState(arrays, jsonable(metadata)))
 
     def load_state_dict(self, state: ModelState) -> Any:
         """Put the adapter back in ``state``, a :meth:`state_dict` of it.
@@ -225,7 +226,7 @@ class TorchStateMixin:
         # drop the current moments first: on a GPU, never two sets at once
         net.optimizer_.state.clear()
         net.optimizer_.load_state_dict(_optimizer_state(arrays, meta))
-        net.history_ = History(_jsonable(meta["history"]))
+        net.history_ = History(jsonable(meta["history"]))
         net.module_.eval()
         self.net_, self.classes_ = net, classes
         if meta["row_shape"] is not None:  # None: a pretrained start, untrained
@@ -266,15 +267,6 @@ def _is_cuda(device):
     return isinstance(device, torch.device) and device.type == "cuda"
 
 
-def _host_array(tensor, name, bfloat16):
-    """Return a host NumPy copy of ``tensor`` (bfloat16 kept as its int16 bits)."""
-    tensor = tensor.detach()
-    if tensor.dtype == torch.bfloat16:
-        bfloat16.append(name)
-        tensor = tensor.view(torch.int16)
-    return tensor.to("cpu", copy=True).numpy()
-
-
 def _tensor(array, is_bfloat16):
     tensor = torch.from_numpy(array)
     return tensor.view(torch.bfloat16) if is_bfloat16 else tensor
@@ -290,19 +282,6 @@ def _optimizer_state(arrays, meta):
         index, key = name[len(prefix) :].split(".", 1)
         state.setdefault(int(index), {})[key] = value
     return {"state": state, "param_groups": meta["optimizer_param_groups"]}
-
-
-def _jsonable(value):
-    """Return ``value`` with tuples as lists and NumPy scalars as Python ones."""
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, torch.Tensor) and value.numel() == 1:
-        return value.item()
-    return value
 
 
 def _check_saved(saved, classes):
