@@ -30,6 +30,23 @@ from al_adapters.adapters import base
 ADAPTER_ONLY = ("model", "classes", "device", "precision", "random_state")
 
 
+#: Keras ``fit`` keywords a call may set for itself.
+FIT_KEYWORDS = (
+    "batch_size",
+    "callbacks",
+    "epochs",
+    "shuffle",
+    "validation_split",
+    "verbose",
+)
+
+
+def fit_keywords(fit_params, method):
+    """Return the per-call ``fit`` keywords of ``method``; others raise TypeError."""
+    base.check_keywords(fit_params, FIT_KEYWORDS, method)
+    return dict(fit_params)
+
+
 def default_epochs(wrapper):
     """Return the epochs per call of ``wrapper`` (``fit__epochs`` wins)."""
     return base.check_count(getattr(wrapper, "fit__epochs", wrapper.epochs), "epochs")

@@ -19,20 +19,25 @@ from typing import Any
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils import check_array
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import validate_data
 
-from al_adapters import _backend
 from al_adapters.adapters import _keras_inference as inference
-from al_adapters.adapters import _keras_precision as precisions
 from al_adapters.adapters import _keras_training as training
 from al_adapters.adapters import _scikeras_shim as scikeras_shim
 from al_adapters.adapters import base
+from al_adapters.adapters._keras_scoring import KerasScoringMixin
 from al_adapters.adapters._keras_state import KerasStateMixin
 
 __all__ = ["KerasAdapter"]
 
 
-class KerasAdapter(KerasStateMixin, ClassifierMixin, base.RoutedParams, BaseEstimator):
+class KerasAdapter(
+    KerasScoringMixin,
+    KerasStateMixin,
+    ClassifierMixin,
+    base.RoutedParams,
+    BaseEstimator,
+):
     """A Keras 3 classifier with fixed classes, warm training and MC dropout.
 
     Built on scikeras' ``KerasClassifier``, which builds, compiles and trains the
@@ -227,7 +232,7 @@ class KerasAdapter(KerasStateMixin, ClassifierMixin, base.RoutedParams, BaseEsti
         self : KerasAdapter
             The fitted adapter. On error it is unchanged.
         """
-        fit_params = _fit_keywords(fit_params, "fit")
+        fit_params = training.fit_keywords(fit_params, "fit")
         epochs = base.check_count(
             fit_params.pop("epochs", None), "epochs", allow_none=True
         )
@@ -269,7 +274,7 @@ class KerasAdapter(KerasStateMixin, ClassifierMixin, base.RoutedParams, BaseEsti
         self : KerasAdapter
             The adapter. Invalid input raises before any training.
         """
-        fit_params = _fit_keywords(fit_params, "partial_fit")
+        fit_params = training.fit_keywords(fit_params, "partial_fit")
         base.check_same_classes(classes, _classes(self.classes))
         epochs = base.check_count(epochs, "epochs", allow_none=True)
         if not self.__sklearn_is_fitted__():
@@ -328,7 +333,7 @@ class KerasAdapter(KerasStateMixin, ClassifierMixin, base.RoutedParams, BaseEsti
         ):
             yield
 
-    # -- scoring --------------------------------------------------------------
+    # -- the fitted model -----------------------------------------------------
 
     @property
     def model_(self) -> Any:
@@ -358,79 +363,6 @@ class KerasAdapter(KerasStateMixin, ClassifierMixin, base.RoutedParams, BaseEsti
             wrapper = self._build(X32, np.zeros(1, dtype=np.int64))
         self._set_fitted(wrapper, X32, row_shape)
 
-    def _rows(self, X):
-        """Return ``X`` as float32 NumPy rows, or as a float32 backend tensor."""
-        if inference.is_backend_tensor(X):
-            X = inference.as_float32(X)
-            inference.check_finite(X)
-        else:
-            X = validate_data(
-                self, X, reset=False, dtype=np.float32, allow_nd=True, ensure_2d=True
-            )
-        self._check_row_shape(X.shape)
-        return X
-
-    def _check_row_shape(self, shape):
-        expected = getattr(self, "_row_shape", None)
-        if expected is not None and (len(shape) < 2 or tuple(shape[1:]) != expected):
-            raise ValueError(
-                f"X has rows of shape {tuple(shape[1:])}, but the model was fitted "
-                f"on rows of shape {expected}"
-            )
-
-    def _scoring(self, model):
-        return precisions.scoring_scope(model, self.device, self.precision)
-
-    def _chunk_rows(self, batch_size=None):
-        if batch_size is not None:
-            return batch_size
-        return self._routed_params.get("predict__batch_size")
-
-    def predict_proba(self, X: Any, **predict_params: Any) -> Any:
-        """Return the class probabilities of each row, columns ordered as ``classes_``.
-
-        Parameters
-        ----------
-        X : array-like or backend tensor of shape (n_samples, ...)
-            Rows to score. A tensor of the Keras backend (a ``tf.Tensor`` on
-            TensorFlow, a ``torch.Tensor`` on torch) is scored where it is.
-        **predict_params
-            ``batch_size`` (rows per model call, for this call only) and
-            ``verbose`` (accepted and ignored: nothing prints), as Keras users
-            pass them; any other keyword raises a TypeError.
-
-        Returns
-        -------
-        proba : ndarray or tensor of shape (n_samples, n_classes)
-            float32; NumPy for NumPy-like input, else a backend tensor on the
-            model's device.
-        """
-        batch_size = base.prediction_batch_size(predict_params, "predict_proba")
-        check_is_fitted(self)
-        X = self._rows(X)
-        with self._scoring(self.model_):
-            return inference.forward(
-                self.model_, X, logits=self._logits, rows=self._chunk_rows(batch_size)
-            )
-
-    def predict(self, X: Any, **predict_params: Any) -> np.ndarray:
-        """Return the most probable label of each row.
-
-        Parameters
-        ----------
-        X : array-like or backend tensor of shape (n_samples, ...)
-            Rows to classify.
-        **predict_params
-            ``batch_size`` and ``verbose``, as :meth:`predict_proba` takes them.
-
-        Returns
-        -------
-        labels : ndarray of shape (n_samples,)
-            Labels from ``classes_``.
-        """
-        proba = _backend.to_numpy(self.predict_proba(X, **predict_params))
-        return self.classes_[np.argmax(proba, axis=1)]
-
     def score(
         self, X: Any, y: Any, sample_weight: Any = None, **predict_params: Any
     ) -> float:
@@ -440,94 +372,6 @@ class KerasAdapter(KerasStateMixin, ClassifierMixin, base.RoutedParams, BaseEsti
         takes them.
         """
         return base.accuracy(self, X, y, sample_weight, predict_params)
-
-    def sample_proba(self, X: Any, n_samples: int, random_state: Any = None) -> Any:
-        """Return MC-dropout samples of the class probabilities.
-
-        Dropout (and other noise layers) are active; BatchNormalization runs in
-        inference mode on its moving statistics; weights, statistics and the
-        random state of later training are unchanged afterwards. A model
-        without any gives identical samples, with a UserWarning.
-
-        Parameters
-        ----------
-        X : array-like or backend tensor of shape (n, ...)
-            Rows to score.
-        n_samples : int
-            Number of stochastic passes T.
-        random_state : int, Generator, RandomState or None, default=None
-            Seeds the model's dropout generators for this call only; the same
-            seed gives the same samples. None continues the generators.
-
-        Returns
-        -------
-        samples : ndarray or tensor of shape (n_samples, n, n_classes)
-            float32; NumPy for NumPy-like input, else a backend tensor.
-        """
-        check_is_fitted(self)
-        n_samples = base.check_count(n_samples, "n_samples")
-        X = self._rows(X)
-        model = self.model_
-        if not inference.is_stochastic(model):
-            base.warn_not_stochastic("model")
-        seeds = None
-        if random_state is not None:
-            seeds = training.draw_seeds(random_state, inference.seed_count(model))
-        with self._scoring(model), inference.mc_dropout(model, seeds):
-            return inference.forward(
-                model,
-                X,
-                n_samples=int(n_samples),
-                training=True,
-                logits=self._logits,
-                rows=self._chunk_rows(),
-            )
-
-    def embed(self, X: Any) -> Any:
-        """Return the input of the model's final Dense layer for each row.
-
-        The features that diversity strategies (k-center, BADGE) work on,
-        computed in inference mode in the same chunks as ``predict_proba``.
-        Needs a functional or Sequential model (one with defined inputs).
-
-        Parameters
-        ----------
-        X : array-like or backend tensor of shape (n_samples, ...)
-            Rows to embed.
-
-        Returns
-        -------
-        features : ndarray or tensor of shape (n_samples, n_features_out)
-            float32; NumPy for NumPy-like input, else a backend tensor.
-        """
-        check_is_fitted(self)
-        X = self._rows(X)
-        embedder = inference.embedder(self.model_)
-        with self._scoring(self.model_):
-            return inference.forward(embedder, X, rows=self._chunk_rows())
-
-    def to_device(self, X: Any) -> Any:
-        """Return rows as float32 on the model's device, for streaming strategies.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, ...)
-            A chunk of pool rows.
-
-        Returns
-        -------
-        rows : backend tensor or ndarray
-            A backend tensor on the model's device when the built-in strategies
-            can score that backend's tensors; float32 NumPy otherwise (and
-            before the adapter is fitted).
-        """
-        if inference.is_backend_tensor(X):
-            return inference.as_float32(X)
-        rows = np.asarray(X, dtype=np.float32)
-        if not self.__sklearn_is_fitted__() or not inference.strategies_score_tensors():
-            return rows
-        with inference.device_scope(self.device):
-            return inference.to_tensor(rows, self.model_)
 
     # -- scikit-learn ---------------------------------------------------------
 
@@ -542,22 +386,6 @@ class KerasAdapter(KerasStateMixin, ClassifierMixin, base.RoutedParams, BaseEsti
         tags.input_tags.three_d_array = True
         tags.classifier_tags.poor_score = True
         return tags
-
-
-#: Keras ``fit`` keywords a call may set for itself.
-_FIT_KEYWORDS = (
-    "batch_size",
-    "callbacks",
-    "epochs",
-    "shuffle",
-    "validation_split",
-    "verbose",
-)
-
-
-def _fit_keywords(fit_params, method):
-    base.check_keywords(fit_params, _FIT_KEYWORDS, method)
-    return dict(fit_params)
 
 
 def _classes(classes):
