@@ -173,13 +173,13 @@ def probabilities(out, logits):
     return keras.ops.cast(out, "float32")
 
 
-def _chunk_outputs(model, x, *, n_samples, training, logits, step):
+def _chunk_outputs(model, x, *, n_samples, training, logits, step, masks=None):
     """Return the model's probabilities on one chunk ``(n, C)`` or ``(T, n, C)``."""
     if keras.backend.backend() == "jax":
         from al_adapters.adapters import _keras_jax
 
         x = _keras_jax.on_model_device(model, x)
-        if (n_samples or 1) * x.shape[0] >= JAX_JIT_MIN_ROWS:
+        if masks is None and (n_samples or 1) * x.shape[0] >= JAX_JIT_MIN_ROWS:
             return _keras_jax.outputs(
                 model,
                 x,
@@ -190,12 +190,17 @@ def _chunk_outputs(model, x, *, n_samples, training, logits, step):
             )
     if n_samples is None:
         return _outputs(model, x, training=training, logits=logits)
-    return keras.ops.stack(
-        [_outputs(model, x, training=training, logits=logits) for _ in range(n_samples)]
-    )
+    passes = []
+    for sample in range(n_samples):
+        if masks is not None:
+            masks.sample = sample
+        passes.append(_outputs(model, x, training=training, logits=logits))
+    return keras.ops.stack(passes)
 
 
-def forward(model, X, *, n_samples=None, training=False, logits=False, rows=None):
+def forward(
+    model, X, *, n_samples=None, training=False, logits=False, rows=None, masks=None
+):
     """Run ``model`` over ``X`` in chunks and return its class probabilities.
 
     Parameters
@@ -213,6 +218,9 @@ def forward(model, X, *, n_samples=None, training=False, logits=False, rows=None
         Apply a softmax to the model's outputs.
     rows : int, default=None
         Rows per model call; None takes them from the chunk policy.
+    masks : ConsistentMasks, default=None
+        Shared dropout masks (``_keras_consistent_dropout``); its ``sample`` is
+        set before each of the ``n_samples`` passes.
 
     Returns
     -------
@@ -234,6 +242,7 @@ def forward(model, X, *, n_samples=None, training=False, logits=False, rows=None
                 training=training,
                 logits=logits,
                 step=step,
+                masks=masks,
             )
             if not host:
                 parts.append(proba)
@@ -358,15 +367,21 @@ def _global_generator(seed):
         yield
 
 
-def is_stochastic(model):
-    """Tell whether ``model`` has a dropout or noise layer that draws anything."""
+def stochastic_layers(model):
+    """Return the dropout and noise layers of ``model`` that draw anything."""
+    layers = []
     for layer in _layers(model):
         if getattr(layer, "seed_generator", None) is None:
             continue
         amount = getattr(layer, "rate", getattr(layer, "stddev", 1.0))
         if amount is None or float(amount) > 0:
-            return True
-    return False
+            layers.append(layer)
+    return layers
+
+
+def is_stochastic(model):
+    """Tell whether ``model`` has a dropout or noise layer that draws anything."""
+    return bool(stochastic_layers(model))
 
 
 def seed_count(model):

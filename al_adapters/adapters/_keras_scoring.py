@@ -11,6 +11,7 @@ import numpy as np
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from al_adapters import _backend
+from al_adapters.adapters import _keras_consistent_dropout as consistent_dropout
 from al_adapters.adapters import _keras_inference as inference
 from al_adapters.adapters import _keras_precision as precisions
 from al_adapters.adapters import _keras_training as training
@@ -102,7 +103,13 @@ class KerasScoringMixin:
         proba = _backend.to_numpy(self.predict_proba(X, **predict_params))
         return self.classes_[np.argmax(proba, axis=1)]
 
-    def sample_proba(self, X: Any, n_samples: int, random_state: Any = None) -> Any:
+    def sample_proba(
+        self,
+        X: Any,
+        n_samples: int,
+        random_state: Any = None,
+        consistent: bool = False,
+    ) -> Any:
         """Return MC-dropout samples of the class probabilities.
 
         Dropout (and other noise layers) are active; BatchNormalization runs in
@@ -118,7 +125,18 @@ class KerasScoringMixin:
             Number of stochastic passes T.
         random_state : int, Generator, RandomState or None, default=None
             Seeds the model's dropout generators for this call only; the same
-            seed gives the same samples. None continues the generators.
+            seed gives the same samples. None continues the generators (with
+            ``consistent=True``: draws a seed from Python's global generator,
+            which ``keras.utils.set_random_seed`` seeds).
+        consistent : bool, default=False
+            If True, sample ``t`` of every row uses the same dropout masks
+            ("consistent MC dropout", as BatchBALD needs): each ``Dropout``
+            layer draws one mask per sample over the features of its input
+            (over the channels for ``SpatialDropout1D/2D/3D``), from
+            ``random_state``, the sample and the layer alone, so the samples
+            of a row do not depend on the other rows, on chunking or on the
+            backend. Other noise layers (``GaussianNoise``, ``AlphaDropout``,
+            subclasses...) raise TypeError.
 
         Returns
         -------
@@ -131,17 +149,23 @@ class KerasScoringMixin:
         model = self.model_
         if not inference.is_stochastic(model):
             base.warn_not_stochastic("model")
-        seeds = None
-        if random_state is not None:
-            seeds = training.draw_seeds(random_state, inference.seed_count(model))
-        with self._scoring(model), inference.mc_dropout(model, seeds):
+        if consistent:
+            seed = consistent_dropout.call_seed(random_state)
+            scope = consistent_dropout.ConsistentMasks(model, seed)
+        else:
+            seeds = None
+            if random_state is not None:
+                seeds = training.draw_seeds(random_state, inference.seed_count(model))
+            scope = inference.mc_dropout(model, seeds)
+        with self._scoring(model), scope as masks:
             return inference.forward(
                 model,
                 X,
                 n_samples=int(n_samples),
-                training=True,
+                training=not consistent,
                 logits=self._logits,
                 rows=self._chunk_rows(),
+                masks=masks,
             )
 
     def embed(self, X: Any) -> Any:
