@@ -149,6 +149,7 @@ class KerasScoringMixin:
         model = self.model_
         if not inference.is_stochastic(model):
             base.warn_not_stochastic("model")
+        scope: Any
         if consistent:
             seed = consistent_dropout.call_seed(random_state)
             scope = consistent_dropout.ConsistentMasks(model, seed)
