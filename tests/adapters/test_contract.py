@@ -8,6 +8,7 @@ labels, counts, seeding, rollback) are each tested here once for all adapters.
 """
 
 import copy
+import inspect
 import json
 import pickle
 import random
@@ -19,6 +20,7 @@ from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.base import clone, is_classifier
 
 from al_adapters import ActiveLearner
+from al_adapters._backend import to_numpy
 from al_adapters.protocol import (
     Classifier,
     ModelState,
@@ -201,6 +203,33 @@ def test_sample_proba_without_dropout_is_constant(kind, data):
     samples = adapter.sample_proba(X, n_samples=3, random_state=0)
     assert_allclose(samples[0], samples[2], atol=1e-6)
     assert_allclose(samples[0], adapter.predict_proba(X), atol=1e-6)
+
+
+def test_consistent_samples_share_each_mask_across_rows_and_chunks(kind, data):
+    """``sample_proba(..., consistent=True)``, on every adapter that offers it."""
+    X, y = data
+    adapter = make_adapter(kind, dropout=0.5, batchnorm=True).fit(X, y)
+    if "consistent" not in inspect.signature(adapter.sample_proba).parameters:
+        pytest.skip(f"{kind} has no consistent dropout masks")
+    pool, _ = blobs(n=23, seed=3)
+    pool[17] = pool[2]
+
+    def sample(rows, n_samples=5, **options):
+        options = {"random_state": 7, "consistent": True, **options}
+        return to_numpy(adapter.sample_proba(rows, n_samples, **options))
+
+    whole = sample(pool)
+    assert_array_equal(whole[:, 2], whole[:, 17])  # copies share every mask
+    assert np.std(whole, axis=0).max() > 1e-3  # shared, not switched off
+    chunks = [sample(pool[s : s + 6]) for s in range(0, 23, 6)]
+    assert_allclose(np.concatenate(chunks, axis=1), whole, rtol=1e-6, atol=1e-7)
+    order = np.random.default_rng(0).permutation(23)
+    assert_allclose(sample(pool[order]), whole[:, order], rtol=1e-6, atol=1e-7)
+    # sample t does not depend on how many samples are drawn; the seed matters
+    assert_allclose(sample(pool, 3), whole[:3], rtol=1e-6, atol=1e-7)
+    assert not np.allclose(sample(pool, random_state=8), whole)
+    fresh = sample(pool, consistent=False)  # default: a fresh mask per row
+    assert not np.allclose(fresh[:, 2], fresh[:, 17])
 
 
 def test_pickle_round_trip(kind, data):
