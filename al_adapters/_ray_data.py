@@ -142,6 +142,46 @@ def ray_query(model, dataset, query_args, query_kwargs):
     return ids, scores
 
 
+def prefilter_rows(model, dataset, prefilter, query_kwargs):
+    """Return the ``prefilter`` best ``(ids, scores)`` of a dataset and their rows.
+
+    The first stage of a two-stage query: the actor pool's top-``prefilter``,
+    then one filtering pass that brings only those rows to the driver, in the
+    order of ``ids``.
+    """
+    kwargs = {**query_kwargs, "n_instances": prefilter}
+    ids, scores = ray_query(model, dataset, (), kwargs)
+    rows = rows_by_id(
+        dataset, ids, kwargs.get("id_column", "id"), kwargs.get("feature_column")
+    )
+    return ids, scores, rows
+
+
+def rows_by_id(dataset, ids, id_column, feature_column):
+    """Return the feature rows of ``ids``, in that order, read by a filter pass."""
+    wanted = np.sort(ids)
+
+    def pick(batch):
+        keep = np.isin(batch[id_column], wanted)
+        return {name: column[keep] for name, column in batch.items()}
+
+    found_ids, found_rows = [], []
+    picked = dataset.map_batches(pick, batch_size=None, batch_format="numpy")
+    for batch in picked.iter_batches(batch_size=None, batch_format="numpy"):
+        if len(batch[id_column]):
+            found_ids.append(np.asarray(batch[id_column]))
+            found_rows.append(features_of(batch, id_column, feature_column))
+    found = np.concatenate(found_ids) if found_ids else np.empty(0, np.int64)
+    if found.size != ids.size or not np.array_equal(np.sort(found), wanted):
+        raise RuntimeError(
+            f"reading the {ids.size} prefiltered rows back by id gave {found.size} "
+            f"rows: the dataset's {id_column!r} column must be unique and the "
+            "dataset must read the same rows twice"
+        )
+    order = np.argsort(found)
+    return np.concatenate(found_rows)[order[np.searchsorted(found[order], ids)]]
+
+
 @contextlib.contextmanager
 def _original_print():
     """Undo Ray's patch of ``builtins.print`` while estimators are pickled.
