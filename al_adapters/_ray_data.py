@@ -4,7 +4,8 @@ Each actor receives the estimator once per query (one ``ray.put``), rebuilds it,
 and turns every batch of rows into that batch's ``k`` best ``(id, score)``
 candidates with :func:`~al_adapters.sharding.query_shard`; the driver merges the
 candidates as they stream in (:class:`~al_adapters.sharding.TopKMerger`), so it
-holds ``k`` candidates and one batch, never the pool. Ray is imported only when
+holds ``k`` candidates and one batch, never the pool. A committee is shipped as
+its members' estimators, without their training data. Ray is imported only when
 a ``Dataset`` is queried (``pip install "al-adapters[ray]"``).
 
 Actors ask for a fraction of a CPU by default: with whole CPUs, actors that take
@@ -48,8 +49,9 @@ class ScoreBatches:
 
         if isinstance(payload, ray.ObjectRef):  # Ray Data passes the reference
             payload = ray.get(payload)
-        estimator, strategy, self.settings = payload
-        self.learner = _Shard(estimator, strategy)
+        model, strategy, self.settings = payload
+        is_committee = hasattr(model, "learner_list")
+        self.learner = model if is_committee else _Shard(model, strategy)
         exclude = self.settings["exclude_ids"]
         self.exclude = None if exclude is None else np.asarray(exclude)
 
@@ -121,7 +123,7 @@ def ray_query(model, dataset, query_args, query_kwargs):
         "strategy_kwargs": kwargs,
     }
     with _original_print():
-        payload = ray.put((model.estimator, model.query_strategy, settings))
+        payload = ray.put((scoring_model(model), model.query_strategy, settings))
     candidates = dataset.map_batches(
         ScoreBatches,
         fn_constructor_args=(payload,),
@@ -180,6 +182,20 @@ def rows_by_id(dataset, ids, id_column, feature_column):
         )
     order = np.argsort(found)
     return np.concatenate(found_rows)[order[np.searchsorted(found[order], ids)]]
+
+
+def scoring_model(model):
+    """Return what the actors need: the estimator, or the committee without data."""
+    members = getattr(model, "learner_list", None)
+    if members is None:
+        return model.estimator
+    from al_adapters import ActiveLearner, Committee
+
+    return Committee(
+        [ActiveLearner(member.estimator) for member in members],
+        query_strategy=model.query_strategy,
+        on_transformed=model.on_transformed,
+    )
 
 
 @contextlib.contextmanager

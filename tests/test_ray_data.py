@@ -17,10 +17,11 @@ pq = pytest.importorskip("pyarrow.parquet")
 import numpy as np  # noqa: E402
 from numpy.testing import assert_allclose, assert_array_equal  # noqa: E402
 
-from al_adapters import ActiveLearner, Pool  # noqa: E402
+from al_adapters import ActiveLearner, Committee, Pool  # noqa: E402
 from al_adapters._ray_data import check_ray_options  # noqa: E402
 from al_adapters.batch import ranked_batch  # noqa: E402
 from al_adapters.bayesian import bald_sampling  # noqa: E402
+from al_adapters.disagreement import max_disagreement_sampling  # noqa: E402
 from al_adapters.diversity import badge_select, k_center_greedy  # noqa: E402
 from al_adapters.sharding import two_stage_query  # noqa: E402
 from al_adapters.uncertainty import entropy_sampling  # noqa: E402
@@ -145,6 +146,29 @@ def test_a_killed_actor_is_replaced_and_the_answer_is_unchanged(tmp_path):
     )
     assert os.path.exists(marker)
     assert_array_equal(ids, expected)
+
+
+def test_a_committee_over_a_dataset_equals_the_in_process_query():
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.naive_bayes import GaussianNB
+
+    X = pool_rows(2000)
+    y = (X[:, 0] + X[:, 1] ** 2 > 0.5).astype(int)
+    members = [
+        ActiveLearner(fitted("torch"), X_training=X[:40], y_training=y[:40]),
+        ActiveLearner(LogisticRegression(), X_training=X[:40], y_training=y[:40]),
+        ActiveLearner(GaussianNB(), X_training=X[:40], y_training=y[:40]),
+    ]
+    committee = Committee(members, query_strategy=max_disagreement_sampling)
+    expected, _, scores = committee.query(X, n_instances=9, return_metrics=True)
+    ids, got = committee.query(
+        ray.data.from_arrow(tensor_table(X, np.arange(2000))),
+        n_instances=9,
+        feature_column="x",
+        ray_options={"workers": 2, "batch_size": 500},
+    )
+    assert_array_equal(ids, expected)
+    assert_allclose(got, scores, rtol=1e-5)
 
 
 def diversity_step(method, adapter):
