@@ -274,7 +274,10 @@ def main():
         runs = {engine: [] for engine in engines}
         for _ in range(args.repeats):  # interleaved, so load hits every engine
             for engine in engines:
-                runs[engine].append(measured(engine, pool_path, learner_path))
+                result = measured(engine, pool_path, learner_path)
+                runs[engine].append(result)
+                summary = {k: v for k, v in result.items() if k != "ids"}
+                print(engine, json.dumps(summary), file=sys.stderr, flush=True)
     reference = runs[engines[0]][0]["ids"]
     base_wall = statistics.median(r["wall"] for r in runs[engines[0]])
     rows = []
