@@ -85,11 +85,11 @@ class AnonPeak:
         self._thread.start()
 
     @staticmethod
-    def now():
-        """Return the private resident bytes of this process now."""
+    def now(field="RssAnon"):
+        """Return a memory field of this process's /proc status, in bytes."""
         with open("/proc/self/status") as status:
             for line in status:
-                if line.startswith("RssAnon:"):
+                if line.startswith(f"{field}:"):
                     return int(line.split()[1]) * 1024
         return 0
 
@@ -117,8 +117,6 @@ def run_single(pool_path, learner_path):
 
 
 def _rank(rank, world, store, pool_path, learner_path, out):
-    import resource
-
     import torch
     import torch.distributed as dist
 
@@ -139,7 +137,8 @@ def _rank(rank, world, store, pool_path, learner_path, out):
     seconds = time.perf_counter() - start
     dist.destroy_process_group()
     if rank == 0:
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+        # VmHWM, not ru_maxrss: ru_maxrss keeps the parent's peak across exec
+        peak = AnonPeak.now("VmHWM")
         result = {"ids": ids.tolist(), "score_s": seconds, "peak": peak}
         Path(out).write_text(json.dumps({**result, "anon": anon.stop()}))
 
@@ -192,15 +191,13 @@ ENGINES = {"single": run_single, "gloo": run_gloo, "ray": run_ray}
 
 def worker(engine, pool_path, learner_path):
     """Run one engine in this process; print one JSON line."""
-    import resource
-
     anon = AnonPeak()
     result = ENGINES[engine](pool_path, learner_path)
     ids, seconds = result[0], result[1]
     if len(result) > 2:  # measured on rank 0
         peak, anon_peak = result[2], result[3]
     else:
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+        peak = AnonPeak.now("VmHWM")
         anon_peak = anon.stop()
     ids = np.asarray(ids).tolist()
     print(json.dumps({"ids": ids, "score_s": seconds, "peak": peak, "anon": anon_peak}))
