@@ -20,6 +20,7 @@ KERAS_ON_TORCH = ["torch==2.13.0", "keras", "scikeras==0.13.0"]
 # The fine-tuning adapters, HFAdapter (with peft for the LoRA tests) and
 # LightningAdapter, share one environment.
 FINETUNE = ["torch==2.13.0", "transformers>=4.40", "peft", "lightning>=2.2"]
+FINETUNE += ["accelerate", "skorch>=1.1"]  # sharded queries under Fabric and accelerate
 # Keras on JAX: JAX's CPU wheel; scikeras imports only Keras, so no TensorFlow.
 KERAS_ON_JAX = ["jax[cpu]", "keras", "scikeras==0.13.0"]
 
@@ -99,6 +100,7 @@ def tests_finetune(session):
         "tests/adapters/test_lightning.py",
         "tests/adapters/test_contract.py",
         "tests/test_examples_hf.py",
+        "tests/test_distributed_launchers.py",
         "-k",
         "hf or transformer or lightning",
         *session.posargs,

@@ -4,7 +4,8 @@ Each actor receives the estimator once per query (one ``ray.put``), rebuilds it,
 and turns every batch of rows into that batch's ``k`` best ``(id, score)``
 candidates with :func:`~al_adapters.sharding.query_shard`; the driver merges the
 candidates as they stream in (:class:`~al_adapters.sharding.TopKMerger`), so it
-holds ``k`` candidates and one batch, never the pool. Ray is imported only when
+holds ``k`` candidates and one batch, never the pool. A committee is shipped as
+its members' estimators, without their training data. Ray is imported only when
 a ``Dataset`` is queried (``pip install "al-adapters[ray]"``).
 
 Actors ask for a fraction of a CPU by default: with whole CPUs, actors that take
@@ -48,8 +49,9 @@ class ScoreBatches:
 
         if isinstance(payload, ray.ObjectRef):  # Ray Data passes the reference
             payload = ray.get(payload)
-        estimator, strategy, self.settings = payload
-        self.learner = _Shard(estimator, strategy)
+        model, strategy, self.settings = payload
+        is_committee = hasattr(model, "learner_list")
+        self.learner = model if is_committee else _Shard(model, strategy)
         exclude = self.settings["exclude_ids"]
         self.exclude = None if exclude is None else np.asarray(exclude)
 
@@ -121,7 +123,7 @@ def ray_query(model, dataset, query_args, query_kwargs):
         "strategy_kwargs": kwargs,
     }
     with _original_print():
-        payload = ray.put((model.estimator, model.query_strategy, settings))
+        payload = ray.put((scoring_model(model), model.query_strategy, settings))
     candidates = dataset.map_batches(
         ScoreBatches,
         fn_constructor_args=(payload,),
@@ -140,6 +142,60 @@ def ray_query(model, dataset, query_args, query_kwargs):
             "candidate rows (after exclude_ids)"
         )
     return ids, scores
+
+
+def prefilter_rows(model, dataset, prefilter, query_kwargs):
+    """Return the ``prefilter`` best ``(ids, scores)`` of a dataset and their rows.
+
+    The first stage of a two-stage query: the actor pool's top-``prefilter``,
+    then one filtering pass that brings only those rows to the driver, in the
+    order of ``ids``.
+    """
+    kwargs = {**query_kwargs, "n_instances": prefilter}
+    ids, scores = ray_query(model, dataset, (), kwargs)
+    rows = rows_by_id(
+        dataset, ids, kwargs.get("id_column", "id"), kwargs.get("feature_column")
+    )
+    return ids, scores, rows
+
+
+def rows_by_id(dataset, ids, id_column, feature_column):
+    """Return the feature rows of ``ids``, in that order, read by a filter pass."""
+    wanted = np.sort(ids)
+
+    def pick(batch):
+        keep = np.isin(batch[id_column], wanted)
+        return {name: column[keep] for name, column in batch.items()}
+
+    found_ids, found_rows = [], []
+    picked = dataset.map_batches(pick, batch_size=None, batch_format="numpy")
+    for batch in picked.iter_batches(batch_size=None, batch_format="numpy"):
+        if len(batch[id_column]):
+            found_ids.append(np.asarray(batch[id_column]))
+            found_rows.append(features_of(batch, id_column, feature_column))
+    found = np.concatenate(found_ids) if found_ids else np.empty(0, np.int64)
+    if found.size != ids.size or not np.array_equal(np.sort(found), wanted):
+        raise RuntimeError(
+            f"reading the {ids.size} prefiltered rows back by id gave {found.size} "
+            f"rows: the dataset's {id_column!r} column must be unique and the "
+            "dataset must read the same rows twice"
+        )
+    order = np.argsort(found)
+    return np.concatenate(found_rows)[order[np.searchsorted(found[order], ids)]]
+
+
+def scoring_model(model):
+    """Return what the actors need: the estimator, or the committee without data."""
+    members = getattr(model, "learner_list", None)
+    if members is None:
+        return model.estimator
+    from al_adapters import ActiveLearner, Committee
+
+    return Committee(
+        [ActiveLearner(member.estimator) for member in members],
+        query_strategy=model.query_strategy,
+        on_transformed=model.on_transformed,
+    )
 
 
 @contextlib.contextmanager

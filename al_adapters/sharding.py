@@ -247,16 +247,18 @@ def two_stage_query(
     with each other, so shard top-ks cannot be merged. Two stages make them
     scale: the ``prefilter`` best rows by the learner's per-row strategy
     (sharded and merged like any query, over a torch.distributed group when
-    one is initialised), then ``diversity`` on those rows alone, in this
-    process (on every rank, which all get the same candidates in the same
-    order, so a deterministic ``diversity`` gives every rank the same answer).
+    one is initialised, or on an actor pool for a Ray Data ``Dataset``), then
+    ``diversity`` on those rows alone, in this process (on every rank, which
+    all get the same candidates in the same order, so a deterministic
+    ``diversity`` gives every rank the same answer). A ``Dataset``'s candidate
+    rows come to the driver by id, in one more pass that filters the dataset.
 
     Parameters
     ----------
     learner : ActiveLearner
         Its ``query_strategy`` scores rows in the first stage and must return
         ``(indices, scores)``.
-    X : array-like, tensor, Dataset or Pool
+    X : array-like, tensor, Dataset, Pool or Ray Data Dataset
         The pool, or this rank's shard of it.
     n_instances : int
         How many rows to return.
@@ -270,12 +272,15 @@ def two_stage_query(
         usually 5 to 20 times more).
     ids : array-like of int, default=None
         Global id of each row of ``X`` (``Pool.X`` for a pool); None numbers the
-        rows from 0 (one process).
+        rows from 0 (one process). A Ray ``Dataset`` has its ids in its
+        ``id_column``.
     on : {'rows', 'embeddings'}, default='rows'
         Give ``diversity`` the candidate rows as a NumPy array, or the model's
         ``embed`` of them.
     **strategy_kwargs
-        Passed to the first-stage strategy.
+        Passed to the first-stage strategy; with a Ray ``Dataset`` also
+        ``id_column``, ``feature_column``, ``exclude_ids`` and ``ray_options``,
+        as for ``learner.query`` on a dataset.
 
     Returns
     -------
@@ -299,7 +304,7 @@ def two_stage_query(
     >>> two_stage_query(learner, X, 2, spread, prefilter=6)[0].tolist()
     [19, 22]
     """
-    from al_adapters import _distributed
+    from al_adapters import _ray_data
 
     if on not in ("rows", "embeddings"):
         raise ValueError(f"on must be 'rows' or 'embeddings', got {on!r}")
@@ -312,6 +317,31 @@ def two_stage_query(
         raise ValueError(
             f"prefilter={prefilter} must be at least n_instances={n_instances}"
         )
+    if _ray_data.is_ray_dataset(X):
+        if ids is not None:
+            raise ValueError(
+                "a Ray Dataset's ids come from its id_column; ids= is for arrays"
+            )
+        best, scores, candidates = _ray_data.prefilter_rows(
+            learner, X, prefilter, strategy_kwargs
+        )
+    else:
+        best, scores, candidates = _prefilter_rows(
+            learner, X, prefilter, ids, strategy_kwargs
+        )
+    if on == "embeddings":
+        embedded = resolve_model(learner).embed(candidates)
+        candidates = np.asarray(_backend.to_numpy(embedded))
+    picked = diversity(candidates, n_instances)
+    picked = picked[0] if isinstance(picked, tuple) else picked
+    picked = np.asarray(_backend.to_numpy(picked), dtype=np.intp).reshape(-1)
+    return best[picked], scores[picked]
+
+
+def _prefilter_rows(learner, X, prefilter, ids, strategy_kwargs):
+    """Return the ``prefilter`` best ``(ids, scores)`` of a pool and their rows."""
+    from al_adapters import _distributed
+
     source = X.source if isinstance(X, Pool) else X
     if ids is None:
         ids = np.arange(_rows.n_rows(source))
@@ -328,14 +358,7 @@ def two_stage_query(
     rows = np.asarray(_backend.to_numpy(_rows.take_rows(source, mine)))
     gathered_ids, rows = _distributed.gather_rows(global_ids[mine], rows)
     by_id = np.argsort(gathered_ids)
-    candidates = rows[by_id[np.searchsorted(gathered_ids[by_id], best)]]
-    if on == "embeddings":
-        embedded = resolve_model(learner).embed(candidates)
-        candidates = np.asarray(_backend.to_numpy(embedded))
-    picked = diversity(candidates, n_instances)
-    picked = picked[0] if isinstance(picked, tuple) else picked
-    picked = np.asarray(_backend.to_numpy(picked), dtype=np.intp).reshape(-1)
-    return best[picked], scores[picked]
+    return best, scores, rows[by_id[np.searchsorted(gathered_ids[by_id], best)]]
 
 
 def check_ids(ids: ArrayLike, n_rows: int) -> np.ndarray:

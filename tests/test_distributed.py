@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 from numpy.testing import assert_array_equal
 
-from al_adapters import ActiveLearner, Pool
+from al_adapters import ActiveLearner, Committee, Pool
+from al_adapters.disagreement import max_disagreement_sampling, vote_entropy_sampling
 from al_adapters.uncertainty import entropy_sampling
 from tests.helpers import table_pool
 
@@ -34,6 +35,28 @@ def bald_setup():
     X = np.random.default_rng(1).normal(size=(120, 4)).astype(np.float32)
     model = TorchProtocolEstimator(n_features=4, n_classes=3).fit()
     return X, ActiveLearner(model, query_strategy=bald_sampling)
+
+
+COMMITTEE_STRATEGIES = {"vote": vote_entropy_sampling, "kl": max_disagreement_sampling}
+
+
+def committee_setup(strategy):
+    """90 rows and a committee of three scikit-learn members (votes tie often)."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.naive_bayes import GaussianNB
+    from sklearn.tree import DecisionTreeClassifier
+
+    X = np.random.default_rng(3).normal(size=(90, 3))
+    y = (X[:, 0] + X[:, 1] ** 2 > 0.5).astype(int)
+    estimators = [
+        LogisticRegression(),
+        DecisionTreeClassifier(max_depth=2, random_state=0),
+        GaussianNB(),
+    ]
+    members = [
+        ActiveLearner(e, X_training=X[:30], y_training=y[:30]) for e in estimators
+    ]
+    return X, Committee(members, query_strategy=strategy)
 
 
 def run_rank(rank, store, out):
@@ -77,6 +100,13 @@ def run_rank(rank, store, out):
             random_state=4,
             chunk_size=20,
         )
+        # a committee's disagreement, per shard, merged the same way
+        for name, strategy in COMMITTEE_STRATEGIES.items():
+            Xc, committee = committee_setup(strategy)
+            part = slice(0, 37) if rank == 0 else slice(37, 90)
+            results[f"committee-{name}"] = committee.query(
+                Xc[part], n_instances=7, ids=np.arange(90)[part]
+            )
         # a rank that fails makes every rank raise, instead of hanging
         try:
             bad_ids = ids if rank == 0 else ids[:-1]
@@ -149,6 +179,17 @@ def test_bald_across_ranks_equals_one_process(rank_results):
     for result in rank_results:
         assert_array_equal(result["bald"][0], expected)
         assert_array_equal(result["bald"][1], scores)
+
+
+@pytest.mark.parametrize("name", sorted(COMMITTEE_STRATEGIES))
+def test_a_committee_across_ranks_equals_one_process(rank_results, name):
+    X, committee = committee_setup(COMMITTEE_STRATEGIES[name])
+    expected, _, scores = committee.query(X, n_instances=7, return_metrics=True)
+    if name == "vote":  # ties among the chosen rows: the merge must order them by id
+        assert np.unique(scores).size < scores.size
+    for result in rank_results:
+        assert_array_equal(result[f"committee-{name}"][0], expected)
+        assert_array_equal(result[f"committee-{name}"][1], scores)
 
 
 def test_a_failing_rank_fails_every_rank(rank_results):

@@ -17,9 +17,13 @@ pq = pytest.importorskip("pyarrow.parquet")
 import numpy as np  # noqa: E402
 from numpy.testing import assert_allclose, assert_array_equal  # noqa: E402
 
-from al_adapters import ActiveLearner, Pool  # noqa: E402
+from al_adapters import ActiveLearner, Committee, Pool  # noqa: E402
 from al_adapters._ray_data import check_ray_options  # noqa: E402
+from al_adapters.batch import ranked_batch  # noqa: E402
 from al_adapters.bayesian import bald_sampling  # noqa: E402
+from al_adapters.disagreement import max_disagreement_sampling  # noqa: E402
+from al_adapters.diversity import badge_select, k_center_greedy  # noqa: E402
+from al_adapters.sharding import two_stage_query  # noqa: E402
 from al_adapters.uncertainty import entropy_sampling  # noqa: E402
 from tests.adapters.factories import blobs, make_adapter, seed  # noqa: E402
 
@@ -144,6 +148,74 @@ def test_a_killed_actor_is_replaced_and_the_answer_is_unchanged(tmp_path):
     assert_array_equal(ids, expected)
 
 
+def test_a_committee_over_a_dataset_equals_the_in_process_query():
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.naive_bayes import GaussianNB
+
+    X = pool_rows(2000)
+    y = (X[:, 0] + X[:, 1] ** 2 > 0.5).astype(int)
+    members = [
+        ActiveLearner(fitted("torch"), X_training=X[:40], y_training=y[:40]),
+        ActiveLearner(LogisticRegression(), X_training=X[:40], y_training=y[:40]),
+        ActiveLearner(GaussianNB(), X_training=X[:40], y_training=y[:40]),
+    ]
+    committee = Committee(members, query_strategy=max_disagreement_sampling)
+    expected, _, scores = committee.query(X, n_instances=9, return_metrics=True)
+    ids, got = committee.query(
+        ray.data.from_arrow(tensor_table(X, np.arange(2000))),
+        n_instances=9,
+        feature_column="x",
+        ray_options={"workers": 2, "batch_size": 500},
+    )
+    assert_array_equal(ids, expected)
+    assert_allclose(got, scores, rtol=1e-5)
+
+
+def diversity_step(method, adapter):
+    """``(diversity(candidates, n), on)`` for one of the diversity methods."""
+    if method == "k-center":  # on the model's embeddings of the candidates
+        return (
+            lambda embedded, n: k_center_greedy(embedded, n, random_state=0)
+        ), "embeddings"
+    if method == "badge":
+        return (
+            lambda rows, n: badge_select(
+                adapter.embed(rows), adapter.predict_proba(rows), n, random_state=0
+            )
+        ), "rows"
+    proba = adapter.predict_proba  # ranked batch on the candidates' entropy
+    entropy = lambda rows: -(proba(rows) * np.log(proba(rows))).sum(axis=1)  # noqa: E731
+    return (lambda rows, n: ranked_batch(adapter, rows, entropy(rows), n)), "rows"
+
+
+@pytest.mark.parametrize("method", ["k-center", "badge", "ranked-batch"])
+def test_two_stage_diversity_over_a_dataset_equals_the_in_process_one(method):
+    adapter = fitted("torch")
+    learner = ActiveLearner(adapter, query_strategy=entropy_sampling)
+    X = pool_rows(2000)
+    labelled = np.arange(0, 2000, 9)
+    diversity, on = diversity_step(method, adapter)
+    expected, expected_scores = two_stage_query(
+        learner, Pool(X, labelled=labelled), 6, diversity, prefilter=80, on=on
+    )
+    # ids 10.. in blocks of 500 rows, scored by two actors and read back by id
+    dataset = ray.data.from_arrow(tensor_table(X, np.arange(2000) + 10))
+    ids, scores = two_stage_query(
+        learner,
+        dataset.repartition(4),
+        6,
+        diversity,
+        prefilter=80,
+        on=on,
+        feature_column="x",
+        exclude_ids=labelled + 10,
+        ray_options={"workers": 2, "batch_size": 500},
+    )
+    assert len(set(expected.tolist())) == 6
+    assert_array_equal(ids, expected + 10)
+    assert_allclose(scores, expected_scores, rtol=1e-5)
+
+
 def test_bad_dataset_queries_name_the_problem():
     learner = ActiveLearner(fitted("torch"), query_strategy=entropy_sampling)
     dataset = ray.data.from_arrow(tensor_table(pool_rows(50), np.arange(50)))
@@ -153,5 +225,9 @@ def test_bad_dataset_queries_name_the_problem():
         learner.query(dataset, n_instances=60, feature_column="x")
     with pytest.raises(ValueError, match="subsample cannot be used"):
         learner.query(dataset, n_instances=2, feature_column="x", subsample=10)
+    with pytest.raises(ValueError, match="ids come from its id_column"):
+        two_stage_query(
+            learner, dataset, 2, k_center_greedy, prefilter=4, ids=np.arange(50)
+        )
     with pytest.raises(TypeError, match=r"unknown ray_options \['actors'\]"):
         check_ray_options({"actors": 2})
