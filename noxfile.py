@@ -97,6 +97,7 @@ def tests_finetune(session):
         "al_adapters/adapters/lightning.py",
         "tests/adapters/test_hf.py",
         "tests/adapters/test_hf_pools.py",
+        "tests/adapters/test_hf_consistent_dropout.py",
         "tests/adapters/test_lightning.py",
         "tests/adapters/test_contract.py",
         "tests/test_examples_hf.py",

@@ -92,13 +92,20 @@ def modes(model, *, dropout):
             module.training = training
 
 
-def sampler(model, n_samples):
-    """Return a forward function giving ``(n_samples, rows, classes)``."""
+def sampler(model, n_samples, masks=None):
+    """Return a forward function giving ``(n_samples, rows, classes)``.
+
+    With ``masks`` (a :class:`ConsistentDropout` in effect), pass ``t`` runs
+    with the masks of sample ``t``.
+    """
 
     def sample(model_inputs):
-        return torch.stack(
-            [probabilities(model, model_inputs) for _ in range(n_samples)]
-        )
+        samples = []
+        for t in range(n_samples):
+            if masks is not None:
+                masks.start(t)
+            samples.append(probabilities(model, model_inputs))
+        return torch.stack(samples)
 
     return sample
 

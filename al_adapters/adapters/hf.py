@@ -17,9 +17,11 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from al_adapters.adapters import _consistent_dropout as consistent_dropout
 from al_adapters.adapters import _hf_inference as inference
 from al_adapters.adapters import _hf_inputs as inputs_of
 from al_adapters.adapters import _hf_state, _hf_training, base
+from al_adapters.adapters._hf_consistent_dropout import ConsistentDropout
 from al_adapters.protocol import ModelState, check_state
 
 __all__ = ["HFAdapter"]
@@ -410,7 +412,12 @@ class HFAdapter(ClassifierMixin, BaseEstimator):
         )
 
     def sample_proba(
-        self, X: Any, n_samples: int, random_state: Any = None, **kwargs: Any
+        self,
+        X: Any,
+        n_samples: int,
+        random_state: Any = None,
+        consistent: bool = False,
+        **kwargs: Any,
     ) -> Any:
         """Return MC-dropout samples of the class probabilities.
 
@@ -428,6 +435,15 @@ class HFAdapter(ClassifierMixin, BaseEstimator):
         random_state : int, RandomState instance, Generator or None, default=None
             Seeds the dropout masks (torch's generators are restored
             afterwards); None draws from torch's global generators.
+        consistent : bool, default=False
+            If True, sample ``t`` of every row uses the same dropout masks
+            ("consistent MC dropout", as BatchBALD needs), drawn from
+            ``random_state``, the sample and the dropout's rank in the forward
+            pass alone, so a row's samples do not depend on the other rows,
+            their order or the pass size. Covers ``nn.Dropout`` layers,
+            ``functional.dropout`` (eager attention) and the ``dropout_p`` of
+            ``scaled_dot_product_attention`` (SDPA attention); see
+            :doc:`/hugging-face`.
         **kwargs
             ``batch_size`` and ``verbose``, as in :meth:`predict_proba`.
 
@@ -437,6 +453,16 @@ class HFAdapter(ClassifierMixin, BaseEstimator):
         """
         n_samples = base.check_count(n_samples, "n_samples")
         check_is_fitted(self)
+        if consistent:
+            masks = ConsistentDropout(consistent_dropout.call_seed(random_state))
+            with masks:
+                return self._score(
+                    X,
+                    inference.sampler(self.model_, n_samples, masks),
+                    kwargs,
+                    "sample_proba",
+                    dropout=True,
+                )
         with inference.seeded(random_state, self._device()):
             return self._score(
                 X,
