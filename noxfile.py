@@ -99,6 +99,7 @@ def tests_finetune(session):
         "tests/adapters/test_hf_pools.py",
         "tests/adapters/test_hf_consistent_dropout.py",
         "tests/adapters/test_lightning.py",
+        "tests/adapters/test_lightning_params.py",
         "tests/adapters/test_contract.py",
         "tests/test_examples_hf.py",
         "-k",
