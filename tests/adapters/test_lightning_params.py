@@ -84,3 +84,19 @@ def test_scoring_reads_the_routed_precision():
     low = lit.predict_proba(X)
     assert not np.array_equal(low, full)  # scored in bfloat16
     assert np.abs(low - full).max() < 3e-2
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"strategy": "ddp_spawn", "devices": 2, "accelerator": "cpu"},
+        {"devices": 2, "accelerator": "cpu"},
+    ],
+    ids=["ddp_spawn", "two devices"],
+)
+def test_several_processes_are_refused_before_training(params):
+    X, y = blobs(n=20)
+    lit = adapter(max_epochs=1, **params)
+    with pytest.raises(ValueError, match=r"DDPStrategy over 2 device.*devices=1"):
+        lit.fit(X, y)
+    assert not hasattr(lit, "module_")
