@@ -198,7 +198,7 @@ def measure(path, n, repeats):
     command += ["--threads", str(THREADS)]
     output = subprocess.run(command, check=True, capture_output=True, text=True)
     result = json.loads(output.stdout.splitlines()[-1])
-    print(f"  {path} n={n}: {result['wall']:.2f} s", file=sys.stderr)
+    print(f"  {path} n={n}: {json.dumps(result)}", file=sys.stderr)
     return result
 
 
