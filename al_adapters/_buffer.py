@@ -7,6 +7,7 @@ capacity that doubles when full, and hands out views of the filled part.
 
 import copy
 import sys
+from collections.abc import Mapping
 
 import numpy as np
 import scipy.sparse as sp
@@ -70,7 +71,7 @@ def _shallow_copy(store):
         return None
     clone = copy.copy(store)
     for name, value in vars(clone).items():
-        if isinstance(value, _ArrayStore):
+        if isinstance(value, (_ArrayStore, _ListStore)):
             setattr(clone, name, copy.copy(value))
         elif isinstance(value, dict):
             setattr(clone, name, {key: copy.copy(v) for key, v in value.items()})
@@ -78,6 +79,8 @@ def _shallow_copy(store):
 
 
 def _store_for(block):
+    if isinstance(block, Mapping):
+        return _ColumnsStore(block)
     if sp.issparse(block):
         return _SparseStore(block)
     pd = sys.modules.get("pandas")
@@ -230,3 +233,50 @@ class _ConcatStore:
         pd = sys.modules["pandas"]
         self.frame = pd.concat([self.frame.iloc[: self.n], block])
         self.n = len(self.frame)
+
+
+class _ListStore:
+    """A list column (text, token lists of unequal length), grown in place."""
+
+    def __init__(self, block):
+        self.items = list(block)
+        self.n = len(self.items)
+
+    def view(self):
+        return self.items[: self.n]
+
+    def append(self, block):
+        if len(self.items) == self.n:
+            self.items.extend(block)
+        else:  # rows past n may belong to a snapshot: never write over them
+            self.items = self.items[: self.n] + list(block)
+        self.n += len(block)
+
+
+class _ColumnsStore:
+    """A mapping of columns (a tokenizer's output), one growing store per column."""
+
+    def __init__(self, block):
+        self.values = {
+            name: _ListStore(column)
+            if isinstance(column, (list, tuple))
+            else _ArrayStore(column)
+            for name, column in block.items()
+        }
+        self.n = next(iter(self.values.values())).n
+
+    def view(self):
+        for store in self.values.values():
+            store.n = self.n
+        return {name: store.view() for name, store in self.values.items()}
+
+    def append(self, block):
+        if set(block) != set(self.values):
+            raise ValueError(
+                f"the new rows have the columns {sorted(block)}, but the training "
+                f"data has the columns {sorted(self.values)}"
+            )
+        for name, store in self.values.items():
+            store.n = self.n
+            store.append(block[name])
+        self.n = next(iter(self.values.values())).n

@@ -8,6 +8,7 @@ refused with a message that says so, before anything changes.
 """
 
 import sys
+from collections.abc import Mapping
 
 import numpy as np
 import scipy.sparse as sp
@@ -19,6 +20,8 @@ def as_training_rows(X, training, *, name="X"):
     """Return ``X`` in the container of ``training`` (``X`` when that is None)."""
     if training is None:
         return X
+    if isinstance(training, Mapping) or isinstance(X, Mapping):
+        return _same_columns(X, training, name)
     if sp.issparse(training):
         if sp.issparse(X):
             return X
@@ -44,6 +47,21 @@ def as_training_labels(y, training, *, name="y"):
     if _backend.is_numpy(training) and not _backend.is_numpy(y):
         return _host(y, name)
     return y
+
+
+def _same_columns(X, training, name):
+    """Return columns ``X`` when they are those of the training columns."""
+    if not (isinstance(X, Mapping) and isinstance(training, Mapping)):
+        raise ValueError(
+            f"{name} is {_describe(X)} but the training data is {_describe(training)}: "
+            "rows join columns only as a mapping with the same columns"
+        )
+    if set(X) != set(training):
+        raise ValueError(
+            f"{name} has the columns {sorted(X)}, but the training data has the "
+            f"columns {sorted(training)}"
+        )
+    return X
 
 
 def _host(X, name):

@@ -1,8 +1,10 @@
 """Reading rows of any supported container without copying the whole of it.
 
 Pools and training sets come as NumPy arrays (memmaps included), lists, pandas
-objects, SciPy sparse matrices or tensors; pools may also be torch datasets and
-loaders, ``tf.data`` datasets or other re-iterables of batches (wrapped by
+objects, SciPy sparse matrices, tensors or mappings of equal-length columns (a
+``dict`` of arrays, lists or tensors, such as a tokenizer's ``BatchEncoding``);
+pools may also be torch datasets and loaders, ``tf.data`` datasets or other
+re-iterables of batches (wrapped by
 :func:`al_adapters._backend._sources.as_source`). These helpers count, take and
 slice their rows, and :class:`RowView` walks a subset of rows in chunks, so
 strategies can score a pool while holding one chunk at a time.
@@ -10,6 +12,7 @@ strategies can score a pool while holding one chunk at a time.
 
 import copy
 import sys
+from collections.abc import Mapping
 
 import numpy as np
 import scipy.sparse as sp
@@ -46,10 +49,26 @@ def count_rows(X):
     """
     if isinstance(X, _SOURCES):
         return len(X)
+    if isinstance(X, Mapping):
+        return column_length(X)
     shape = getattr(X, "shape", None)
     if shape is not None and len(shape) > 0:
         return int(shape[0])
     return len(X)
+
+
+def column_length(X, name="X"):
+    """Return the number of rows of a mapping of columns, which must agree."""
+    if not X:
+        raise ValueError(f"{name} is a mapping with no columns: it has no rows")
+    lengths = {key: count_rows(column) for key, column in X.items()}
+    if len(set(lengths.values())) != 1:
+        described = ", ".join(f"{key!r}: {n}" for key, n in lengths.items())
+        raise ValueError(
+            f"the columns of {name} must hold one value per row, but their lengths "
+            f"differ ({described})"
+        )
+    return next(iter(lengths.values()))
 
 
 def row_shape(X):
@@ -63,6 +82,8 @@ def _row_shape_of(X):
     """Return the shape of one row of ``X``, a container already wrapped as a source."""
     if isinstance(X, (list, tuple)):
         return _row_shape_of(np.asarray(X)) if X and not isinstance(X[0], str) else None
+    if isinstance(X, Mapping):
+        return None
     shape = getattr(X, "shape", None)
     if shape is None or len(shape) == 0:
         return None
@@ -70,9 +91,14 @@ def _row_shape_of(X):
 
 
 def container_kind(X):
-    """Return how rows of ``X`` are read: 'source', 'pandas', 'list' or 'array'."""
+    """Return how rows of ``X`` are read.
+
+    One of 'source', 'columns', 'pandas', 'list' or 'array'.
+    """
     if isinstance(X, _SOURCES):
         return "source"
+    if isinstance(X, Mapping):
+        return "columns"
     if _is_pandas(X):
         return "pandas"
     if isinstance(X, (list, tuple)):
@@ -80,14 +106,25 @@ def container_kind(X):
     return "array"
 
 
+def _column_rows(column, rows):
+    """Return the values of one column at ``rows`` (a slice or integer array)."""
+    if isinstance(column, (list, tuple)) and not isinstance(rows, slice):
+        return [column[i] for i in rows]
+    return column[rows]
+
+
 _TAKE = {
     "source": lambda X, indices: X.take(indices),
+    "columns": lambda X, indices: {k: _column_rows(c, indices) for k, c in X.items()},
     "pandas": lambda X, indices: X.iloc[indices],
     "list": lambda X, indices: [X[i] for i in indices],
     "array": lambda X, indices: X[indices],
 }
 _SLICE = {
     "source": lambda X, start, stop: X.take(np.arange(start, stop)),
+    "columns": lambda X, start, stop: {
+        k: _column_rows(c, slice(start, stop)) for k, c in X.items()
+    },
     "pandas": lambda X, start, stop: X.iloc[start:stop],
     "list": lambda X, start, stop: X[start:stop],
     "array": lambda X, start, stop: X[start:stop],

@@ -6,6 +6,7 @@ offending value.
 
 import numbers
 import warnings
+from collections.abc import Mapping
 
 import numpy as np
 from sklearn.exceptions import DataConversionWarning
@@ -52,6 +53,13 @@ def check_rows(X, *, ensure_all_finite=True, name="X"):
         return n
     if isinstance(X, (list, tuple)) and X and isinstance(X[0], str):
         return n  # raw text, fed to a pipeline that vectorises it
+    if isinstance(X, Mapping):
+        for key, column in X.items():  # lists (text, ragged tokens) go unchecked
+            if _backend.is_array_api(column):
+                check_rows(
+                    column, ensure_all_finite=ensure_all_finite, name=f"{name}[{key!r}]"
+                )
+        return n
     check_array(
         X,
         accept_sparse=True,

@@ -1,8 +1,9 @@
 """Pool scoring with a transformer: HFAdapter, the bare model and Trainer.predict.
 
-One uncertainty query (``n_instances=10``) over a pool of raw texts of 126 words
-(128 tokens with [CLS] and [SEP]), scored by a BERT built from a config (hidden
-size 64, 2 layers, 2 heads; no download) with a word-level tokenizer, three ways:
+One uncertainty query (``n_instances=10``) over a pool of raw texts of 63 to 126
+words (up to 128 tokens with [CLS] and [SEP]), scored by a BERT built from a
+config (hidden size 32, 2 layers, 2 heads, feed-forward 128; no download) with a
+word-level tokenizer, three ways, each on one torch thread (``--threads``):
 
 (a) ``ActiveLearner(HFAdapter(...)).query(texts)``: the pool is streamed in
     chunks, tokenized a pass (64 rows) at a time, with a running top-k;
@@ -41,8 +42,8 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 from _common import print_table
 
-WORDS, N_INSTANCES, BATCH, HIDDEN, LAYERS = 126, 10, 64, 64, 2
-DEVICE = "cpu"
+WORDS, N_INSTANCES, BATCH, HIDDEN, LAYERS = 126, 10, 64, 32, 2
+DEVICE, THREADS = "cpu", 1
 
 
 def build(n):
@@ -163,8 +164,11 @@ def _status_kib(field):
     raise RuntimeError(f"no {field} in /proc/self/status")
 
 
-def worker(path, n, repeats):
+def worker(path, n, repeats, threads):
     """Time ``repeats`` runs of one path; print median times and RSS growth as JSON."""
+    import torch
+
+    torch.set_num_threads(threads)
     model, tokenizer, texts = build(n)
     PATHS[path](model, tokenizer, texts[:256])()  # warm-up
     run = PATHS[path](model, tokenizer, texts)
@@ -191,9 +195,10 @@ def worker(path, n, repeats):
 def measure(path, n, repeats):
     command = [sys.executable, __file__, "--worker", path, "--n", str(n)]
     command += ["--repeats", str(repeats), "--device", DEVICE]
+    command += ["--threads", str(THREADS)]
     output = subprocess.run(command, check=True, capture_output=True, text=True)
     result = json.loads(output.stdout.splitlines()[-1])
-    print(f"  {path} n={n}: {result['wall']:.2f} s", file=sys.stderr)
+    print(f"  {path} n={n}: {json.dumps(result)}", file=sys.stderr)
     return result
 
 
@@ -202,20 +207,21 @@ def main():
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--device", default="cpu", help="cpu or cuda")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads")
     parser.add_argument("--worker", choices=sorted(PATHS), help=argparse.SUPPRESS)
     parser.add_argument("--n", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    global DEVICE
-    DEVICE = args.device
+    global DEVICE, THREADS
+    DEVICE, THREADS = args.device, args.threads
     if args.worker:
-        worker(args.worker, args.n, args.repeats)
+        worker(args.worker, args.n, args.repeats, args.threads)
         return
 
     import torch
 
     load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
     print(
-        f"torch {torch.__version__}, {torch.get_num_threads()} threads, device "
+        f"torch {torch.__version__}, {THREADS} thread(s) per path, device "
         f"{DEVICE}; load {load}"
     )
     rows = []

@@ -20,6 +20,7 @@ first element. Nothing here imports a framework: a pool cannot be a torch
 
 import hashlib
 import sys
+from collections.abc import Mapping
 
 import numpy as np
 
@@ -87,7 +88,7 @@ def _reshuffles(dataset):
 
 
 def _is_iterable_of_batches(X):
-    if isinstance(X, (list, tuple, str, bytes, dict, np.ndarray)):
+    if isinstance(X, (list, tuple, str, bytes, Mapping, np.ndarray)):
         return False
     if _backend.is_array_api(X) or hasattr(X, "shape") or hasattr(X, "iloc"):
         return False

@@ -50,14 +50,22 @@ def run(model, encode, X, forward, *, batch_size, precision):
     """Return ``forward(inputs)`` for every pass of ``X``, joined on ``dim=-2``."""
     device = model_device(model)
     n = inputs_of.n_rows(X)
-    parts = []
+    if n == 0:
+        raise ValueError("X is empty: it has 0 rows")
+    out = None
     with torch.inference_mode(), autocast(device, precision):
         for start in range(0, n, batch_size):
-            batch = inputs_of.take(X, slice(start, min(n, start + batch_size)))
-            parts.append(forward(inputs_of.trim_padding(encode(batch, device))))
-    if not parts:
-        raise ValueError("X is empty: it has 0 rows")
-    return parts[0] if len(parts) == 1 else torch.cat(parts, dim=-2)
+            stop = min(n, start + batch_size)
+            batch = inputs_of.take(X, slice(start, stop))
+            part = forward(inputs_of.trim_padding(encode(batch, device)))
+            if out is None:
+                # one block for every pass's rows, allocated once: a list of
+                # small per-pass results between the passes' large temporaries
+                # would keep glibc from returning their memory to the system
+                shape = (*part.shape[:-2], n, part.shape[-1])
+                out = torch.empty(shape, dtype=part.dtype, device=part.device)
+            out[..., start:stop, :] = part
+    return out
 
 
 def logits(model, model_inputs):
@@ -92,13 +100,20 @@ def modes(model, *, dropout):
             module.training = training
 
 
-def sampler(model, n_samples):
-    """Return a forward function giving ``(n_samples, rows, classes)``."""
+def sampler(model, n_samples, masks=None):
+    """Return a forward function giving ``(n_samples, rows, classes)``.
+
+    With ``masks`` (a :class:`ConsistentDropout` in effect), pass ``t`` runs
+    with the masks of sample ``t``.
+    """
 
     def sample(model_inputs):
-        return torch.stack(
-            [probabilities(model, model_inputs) for _ in range(n_samples)]
-        )
+        samples = []
+        for t in range(n_samples):
+            if masks is not None:
+                masks.start(t)
+            samples.append(probabilities(model, model_inputs))
+        return torch.stack(samples)
 
     return sample
 

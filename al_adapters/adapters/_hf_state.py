@@ -15,6 +15,7 @@ cannot hold (``bfloat16`` weights are kept as their raw ``int16`` bits).
 """
 
 import json
+from typing import Any
 
 import numpy as np
 import torch
@@ -139,3 +140,57 @@ def load(adapter, state):
         scheduler_state.update(meta["scheduler"])
         adapter.scheduler_.load_state_dict(scheduler_state)
     adapter.n_steps_ = meta["n_steps"]
+
+
+class HFStateMixin:
+    """``state_dict`` and ``load_state_dict`` of :class:`~al_adapters.HFAdapter`."""
+
+    model_: Any
+    _classes: Any
+    _build: Any
+
+    def state_dict(self) -> ModelState:
+        """Return the weights, optimizer and scheduler state as host arrays.
+
+        For a ``peft`` model only the trainable weights are in it (the frozen
+        base model is where ``model`` has it).
+
+        Returns
+        -------
+        state : ModelState
+        """
+        return take(self)
+
+    def load_state_dict(self, state: ModelState) -> Any:
+        """Put the adapter back in ``state``, a ``state_dict()`` of an HFAdapter.
+
+        An unfitted adapter first builds its copy of ``model``.
+
+        Parameters
+        ----------
+        state : ModelState
+
+        Returns
+        -------
+        self : HFAdapter
+        """
+        meta = check_state(state).metadata
+        if meta["format"] != FORMAT:
+            raise ValueError(
+                f"the state is of format {meta['format']!r}, not an HFAdapter's"
+            )
+        if not meta["fitted"]:
+            for name in ("model_", "optimizer_", "scheduler_", "classes_", "n_steps_"):
+                self.__dict__.pop(name, None)
+            return self
+        classes = self._classes()
+        if meta["classes"] != classes.tolist():
+            raise ValueError(
+                f"the state is of a model for classes {meta['classes']}, but this "
+                f"adapter has classes {classes.tolist()}"
+            )
+        if not hasattr(self, "model_"):
+            self._build()
+        load(self, state)
+        self.model_.eval()
+        return self

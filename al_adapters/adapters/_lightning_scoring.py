@@ -37,7 +37,7 @@ class LightningScoringMixin:
     classes_: Any
     predict_batch_size: Any
     embed_layer: Any
-    _trainer_params: dict[str, Any]
+    _routed_params: dict[str, Any]
 
     def _scorer(self, batch_size=None):
         check_is_fitted(self)
@@ -45,7 +45,7 @@ class LightningScoringMixin:
             self.module_,
             _softmax,
             len(self.classes_),
-            _scoring_precision(self._trainer_params.get("precision")),
+            _scoring_precision(self._routed_params.get("precision")),
             batch_size or self.predict_batch_size,
             vars(self).setdefault("_slice_sizes", _chunking.CpuPassTuner()),
         )
@@ -53,7 +53,7 @@ class LightningScoringMixin:
     def _device(self):
         if self.__sklearn_is_fitted__():
             return self.device_
-        accelerator = str(self._trainer_params.get("accelerator", "auto"))
+        accelerator = str(self._routed_params.get("accelerator", "auto"))
         wants_gpu = accelerator in ("gpu", "cuda") or accelerator == "auto"
         return torch.device(
             "cuda" if wants_gpu and torch.cuda.is_available() else "cpu"

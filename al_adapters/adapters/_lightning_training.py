@@ -155,6 +155,27 @@ def quiet(verbose):
                 logger.setLevel(level)
 
 
+def check_one_process(trainer, framework):
+    """Raise ValueError for a Trainer that would train in several processes.
+
+    A warm start reads the optimizer and scheduler states out of this process's
+    Trainer after ``fit``; under ``ddp_spawn`` they live in the spawned
+    processes and are lost when those exit (Lightning sends back only rank 0's
+    weights), and ``ddp`` starts the running script again once per device.
+    """
+    strategy = trainer.strategy
+    parallel = isinstance(strategy, framework.strategies.ParallelStrategy)
+    if parallel or trainer.num_devices * trainer.num_nodes > 1:
+        raise ValueError(
+            f"LightningAdapter trains in one process on one device, but the Trainer "
+            f"arguments give {type(strategy).__name__} over {trainer.num_devices} "
+            f"device(s) and {trainer.num_nodes} node(s). Several processes cannot "
+            "hand the optimizer and scheduler states of a warm start back (ddp_spawn "
+            "returns only rank 0's weights; ddp relaunches the script per device): "
+            "use devices=1 and no multi-process strategy"
+        )
+
+
 def train(module, data, *, params, epochs, states, verbose):
     """Fit ``module`` on ``data`` with a fresh Trainer; return the new states.
 
@@ -169,6 +190,7 @@ def train(module, data, *, params, epochs, states, verbose):
     try:
         with quiet(verbose):
             trainer = framework.Trainer(**trainer_params(params, epochs, [carry]))
+            check_one_process(trainer, framework)
             device = trainer.strategy.root_device
             module.train()  # the adapter keeps it in eval mode between calls
             trainer.fit(module, train_dataloaders=data)

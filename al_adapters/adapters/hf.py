@@ -13,19 +13,19 @@ import copy
 from collections.abc import Mapping
 from typing import Any
 
-import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import validate_data
 
 from al_adapters.adapters import _hf_inference as inference
 from al_adapters.adapters import _hf_inputs as inputs_of
-from al_adapters.adapters import _hf_state, _hf_training, base
-from al_adapters.protocol import ModelState, check_state
+from al_adapters.adapters import _hf_training, base
+from al_adapters.adapters._hf_scoring import HFScoringMixin
+from al_adapters.adapters._hf_state import HFStateMixin
 
 __all__ = ["HFAdapter"]
 
 
-class HFAdapter(ClassifierMixin, BaseEstimator):
+class HFAdapter(HFScoringMixin, HFStateMixin, ClassifierMixin, BaseEstimator):
     """A ``transformers`` classification model, fine-tuned by a loop of its own.
 
     Wraps any ``PreTrainedModel`` whose output has ``logits`` of shape
@@ -335,195 +335,3 @@ class HFAdapter(ClassifierMixin, BaseEstimator):
         if hasattr(self, "model_"):
             return inference.model_device(self.model_)
         return self._target_device()
-
-    def to_device(self, X: Any) -> Any:
-        """Return rows ``X`` marked for scoring on the model's device.
-
-        A tensor, or a dict of tensors, is moved to the device. Rows that need
-        tokenizing or collating are wrapped as they are and moved a forward pass
-        at a time as they are scored, so a pool chunk never sits on the device
-        whole. Scoring what this returns gives tensors on the device.
-
-        Parameters
-        ----------
-        X : list of str, dict, Dataset, ndarray or tensor
-            A chunk of pool rows.
-
-        Returns
-        -------
-        rows : tensor, dict of tensors or DeviceRows
-        """
-        device = self._device()
-        if isinstance(X, torch.Tensor):
-            return X.to(device)
-        if inputs_of.on_device(X):
-            return {name: value.to(device) for name, value in X.items()}
-        return inputs_of.DeviceRows(X)
-
-    # -- scoring --------------------------------------------------------------
-
-    def _score(self, X, forward, keywords, method, *, dropout=False):
-        batch_size = base.prediction_batch_size(keywords, method)
-        check_is_fitted(self)
-        tensor_out = inputs_of.on_device(X)
-        X = self._rows(X, reset=False)
-        if batch_size is None:
-            batch_size = self.predict_batch_size or (
-                64 if self._device().type == "cpu" else 256
-            )
-        with inference.modes(self.model_, dropout=dropout):
-            out = inference.run(
-                self.model_,
-                self._encoder(),
-                X,
-                forward,
-                batch_size=batch_size,
-                precision=base.check_precision(self.precision),
-            )
-        return out if tensor_out else inference.to_host(out)
-
-    def predict_proba(self, X: Any, **kwargs: Any) -> Any:
-        """Return class probabilities, columns in the order of ``classes_``.
-
-        The model runs in eval mode under ``torch.inference_mode`` on its
-        device, ``predict_batch_size`` rows per pass; each pass is cut to its
-        longest text.
-
-        Parameters
-        ----------
-        X : list of str, dict, Dataset, ndarray or tensor
-            Rows to score.
-        **kwargs
-            ``batch_size`` (rows per pass) and ``verbose`` (ignored).
-
-        Returns
-        -------
-        proba : ndarray or tensor of shape (n_samples, n_classes)
-            float32; a tensor on the model's device for tensor input.
-        """
-        model = getattr(self, "model_", None)
-        return self._score(
-            X,
-            lambda inputs: inference.probabilities(model, inputs),
-            kwargs,
-            "predict_proba",
-        )
-
-    def sample_proba(
-        self, X: Any, n_samples: int, random_state: Any = None, **kwargs: Any
-    ) -> Any:
-        """Return MC-dropout samples of the class probabilities.
-
-        The model's own dropout (its ``nn.Dropout`` layers and the attention
-        dropout) is on: every submodule runs in train mode except BatchNorm and
-        InstanceNorm layers, under ``torch.inference_mode``; modes and weights
-        are as before afterwards.
-
-        Parameters
-        ----------
-        X : list of str, dict, Dataset, ndarray or tensor
-            Rows to score.
-        n_samples : int
-            Stochastic forward passes per row, T.
-        random_state : int, RandomState instance, Generator or None, default=None
-            Seeds the dropout masks (torch's generators are restored
-            afterwards); None draws from torch's global generators.
-        **kwargs
-            ``batch_size`` and ``verbose``, as in :meth:`predict_proba`.
-
-        Returns
-        -------
-        samples : ndarray or tensor of shape (n_samples, n_samples_X, n_classes)
-        """
-        n_samples = base.check_count(n_samples, "n_samples")
-        check_is_fitted(self)
-        with inference.seeded(random_state, self._device()):
-            return self._score(
-                X,
-                inference.sampler(self.model_, n_samples),
-                kwargs,
-                "sample_proba",
-                dropout=True,
-            )
-
-    def embed(self, X: Any, **kwargs: Any) -> Any:
-        """Return the representation the classification head reads, per row.
-
-        The input of the head's final linear layer (for BERT, the pooler
-        output), caught by a forward hook; see :doc:`/hugging-face` for how
-        the layer is found for each architecture, and ``embed_layer``.
-
-        Parameters
-        ----------
-        X : list of str, dict, Dataset, ndarray or tensor
-            Rows to embed.
-        **kwargs
-            ``batch_size`` and ``verbose``, as in :meth:`predict_proba`.
-
-        Returns
-        -------
-        features : ndarray or tensor of shape (n_samples, hidden_size)
-            float32; a tensor on the model's device for tensor input.
-        """
-        check_is_fitted(self)
-        head = inference.find_head(self.model_, self.embed_layer)
-        return self._score(X, inference.embedder(self.model_, head), kwargs, "embed")
-
-    def predict(self, X: Any, **kwargs: Any) -> np.ndarray:
-        """Return the most probable label of each row, from ``classes_``."""
-        proba = self.predict_proba(X, **kwargs)
-        if isinstance(proba, torch.Tensor):
-            return self.classes_[proba.argmax(dim=1).cpu().numpy()]
-        return self.classes_[np.argmax(proba, axis=1)]
-
-    def score(self, X: Any, y: Any, sample_weight: Any = None) -> float:
-        """Return the accuracy on ``(X, y)``; ``y`` may be one-hot."""
-        return base.accuracy(self, X, y, sample_weight)
-
-    # -- state ----------------------------------------------------------------
-
-    def state_dict(self) -> ModelState:
-        """Return the weights, optimizer and scheduler state as host arrays.
-
-        For a ``peft`` model only the trainable weights are in it (the frozen
-        base model is where ``model`` has it).
-
-        Returns
-        -------
-        state : ModelState
-        """
-        return _hf_state.take(self)
-
-    def load_state_dict(self, state: ModelState) -> "HFAdapter":
-        """Put the adapter back in ``state``, a ``state_dict()`` of an HFAdapter.
-
-        An unfitted adapter first builds its copy of ``model``.
-
-        Parameters
-        ----------
-        state : ModelState
-
-        Returns
-        -------
-        self : HFAdapter
-        """
-        meta = check_state(state).metadata
-        if meta["format"] != _hf_state.FORMAT:
-            raise ValueError(
-                f"the state is of format {meta['format']!r}, not an HFAdapter's"
-            )
-        if not meta["fitted"]:
-            for name in ("model_", "optimizer_", "scheduler_", "classes_", "n_steps_"):
-                self.__dict__.pop(name, None)
-            return self
-        classes = self._classes()
-        if meta["classes"] != classes.tolist():
-            raise ValueError(
-                f"the state is of a model for classes {meta['classes']}, but this "
-                f"adapter has classes {classes.tolist()}"
-            )
-        if not hasattr(self, "model_"):
-            self._build()
-        _hf_state.load(self, state)
-        self.model_.eval()
-        return self

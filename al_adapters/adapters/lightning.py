@@ -28,22 +28,15 @@ from al_adapters.adapters._lightning_state import LightningStateMixin
 
 __all__ = ["LightningAdapter"]
 
-_OWN_PARAMS = (
-    "module",
-    "classes",
-    "batch_size",
-    "shuffle",
-    "random_state",
-    "predict_batch_size",
-    "embed_layer",
-    "verbose",
-)
-
 _FITTED = ("module_", "classes_", "n_features_in_", "_row_shape", "_states")
 
 
 class LightningAdapter(
-    LightningScoringMixin, LightningStateMixin, ClassifierMixin, BaseEstimator
+    LightningScoringMixin,
+    LightningStateMixin,
+    base.RoutedParams,
+    ClassifierMixin,
+    BaseEstimator,
 ):
     """A LightningModule, trained by a Lightning ``Trainer``, as a classifier.
 
@@ -171,44 +164,7 @@ class LightningAdapter(
         self.predict_batch_size = predict_batch_size
         self.embed_layer = embed_layer
         self.verbose = verbose
-        self._trainer_params = trainer_params
-
-    # -- parameters -----------------------------------------------------------
-
-    def get_params(self, deep: bool = True) -> dict[str, Any]:
-        """Return the adapter's parameters, the Trainer's included.
-
-        Parameters
-        ----------
-        deep : bool, default=True
-            Ignored: the module is one parameter.
-
-        Returns
-        -------
-        params : dict
-            Parameter names mapped to their values.
-        """
-        params = {name: getattr(self, name) for name in _OWN_PARAMS}
-        return {**params, **self._trainer_params}
-
-    def set_params(self, **params: Any) -> "LightningAdapter":
-        """Set parameters; they apply from the next ``fit`` or ``partial_fit``.
-
-        Parameters
-        ----------
-        **params
-            Parameter names and values (the adapter's and the Trainer's).
-
-        Returns
-        -------
-        self : LightningAdapter
-            The adapter.
-        """
-        for name in _OWN_PARAMS:
-            if name in params:
-                setattr(self, name, params.pop(name))
-        self._trainer_params.update(params)
-        return self
+        self._routed_params = trainer_params
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -339,7 +295,7 @@ class LightningAdapter(
             return training.train(
                 module,
                 loader,
-                params=self._trainer_params,
+                params=self._routed_params,
                 epochs=epochs,
                 states=carried,
                 verbose=self.verbose,
