@@ -18,9 +18,16 @@ KERAS = ["tensorflow-cpu", "keras", "scikeras==0.13.0"]
 # Keras on its torch backend: the same adapter tests, without TensorFlow.
 KERAS_ON_TORCH = ["torch==2.13.0", "keras", "scikeras==0.13.0"]
 # The fine-tuning adapters, HFAdapter (with peft for the LoRA tests) and
-# LightningAdapter, share one environment.
-FINETUNE = ["torch==2.13.0", "transformers>=4.40", "peft", "lightning>=2.2"]
-FINETUNE += ["accelerate", "skorch>=1.1"]  # sharded queries under Fabric and accelerate
+# LightningAdapter, share one environment; it also runs the sharded queries
+# under Lightning Fabric and accelerate (with a TorchAdapter, hence skorch).
+FINETUNE = [
+    "torch==2.13.0",
+    "transformers>=4.40",
+    "peft",
+    "lightning>=2.2",
+    "accelerate",
+    "skorch>=1.1",
+]
 # Keras on JAX: JAX's CPU wheel; scikeras imports only Keras, so no TensorFlow.
 KERAS_ON_JAX = ["jax[cpu]", "keras", "scikeras==0.13.0"]
 
