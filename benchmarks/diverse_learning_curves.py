@@ -20,12 +20,15 @@ configurations once the exact joint entropies get too many.
 The script prints, per strategy, the mean and spread over seeds of the final
 accuracy and of the area under the learning curve (accuracy averaged over the
 labels acquired), and the median query CPU time per round; it writes the curves
-as JSON and a plot:
+as JSON (``--runs-dir``) and a plot:
 
     python benchmarks/diverse_learning_curves.py --batch 100 --rounds 6 \
         --plot docs/_static/diverse_digits_100.png
-    python benchmarks/diverse_learning_curves.py --batch 20 --rounds 10 \
-        --plot docs/_static/diverse_digits_20.png
+    # several processes sharing the strategies, then one report of them all
+    python benchmarks/diverse_learning_curves.py --batch 20 --rounds 8 \
+        --runs-dir runs --strategies BatchBALD
+    python benchmarks/diverse_learning_curves.py --batch 20 --runs-dir runs \
+        --report-only --plot docs/_static/diverse_digits_20.png
 """
 
 import argparse
