@@ -12,6 +12,7 @@ the library's chunk policy (a 64 MiB budget).
 import numbers
 
 import numpy as np
+import scipy.sparse as sp
 
 from al_adapters import _backend, _chunking
 from al_adapters._validation import check_n_instances
@@ -99,22 +100,21 @@ def to_row(X, norms, point):
 def nearest(X, centres, norms=None, chunk_size=None):
     """Return ``(squared distance, index)`` of every row's nearest centre.
 
-    Memory: one ``(chunk, n_centres)`` block at a time besides the outputs.
+    The nearest centre minimises ``|c|^2 - 2 x.c``; the row's own ``|x|^2`` is
+    added to the minimum only. Memory: one ``(chunk, n_centres)`` block at a
+    time besides the outputs.
     """
     xp = _backend.get_namespace(X)
     norms = squared_norms(X, chunk_size) if norms is None else norms
-    centre_norms = squared_norms(centres, chunk_size)
+    centre_norms = squared_norms(centres, chunk_size)[None, :]
+    scaled = -2.0 * centres.T
     step = block_rows(centres.shape[0], chunk_size)
     best, which = [], []
     for start in range(0, X.shape[0], step):
-        block = X[start : start + step]
-        squared = (
-            norms[start : start + step, None]
-            - 2.0 * xp.matmul(block, centres.T)
-            + centre_norms[None, :]
-        )
-        best.append(xp.clip(xp.min(squared, axis=1), min=0.0))
-        which.append(xp.argmin(squared, axis=1))
+        offsets = xp.matmul(X[start : start + step], scaled) + centre_norms
+        least = xp.min(offsets, axis=1) + norms[start : start + step]
+        best.append(xp.clip(least, min=0.0))
+        which.append(xp.argmin(offsets, axis=1))
     if len(best) == 1:
         return best[0], which[0]
     return xp.concat(best), xp.concat(which)
@@ -196,14 +196,48 @@ def d2_seeding(distance_to, first, n, k, rng):
     return picks, scores
 
 
-def kmeans(X, n_clusters, *, random_state=None, max_iter=100, chunk_size=None):
+def cluster_sums(X, labels, n_clusters, chunk_size=None):
+    """Return ``(sums, counts)``: the sum of the rows of each cluster and their number.
+
+    ``O(n d)``: a sparse one-hot product on NumPy, ``index_add`` on torch; other
+    libraries multiply by a dense one-hot block, ``O(n d k)``.
+    """
+    xp = _backend.get_namespace(X)
+    n = X.shape[0]
+    if _backend.is_numpy(X):
+        # column j of the (k, n) one-hot matrix holds a 1 in row labels[j]
+        one_hot = sp.csc_matrix(
+            (np.ones(n, dtype=X.dtype), labels, np.arange(n + 1)),
+            shape=(n_clusters, n),
+        )
+        counts = np.bincount(labels, minlength=n_clusters).astype(X.dtype)
+        return np.asarray(one_hot @ X), counts
+    if _backend.is_torch(X):
+        sums = X.new_zeros((n_clusters, X.shape[1])).index_add_(0, labels, X)
+        return sums, labels.bincount(minlength=n_clusters).to(X.dtype)
+    ids = xp.arange(n_clusters, device=_backend.device(X))
+    sums = xp.zeros((n_clusters, X.shape[1]), dtype=X.dtype, device=_backend.device(X))
+    counts = xp.zeros(n_clusters, dtype=X.dtype, device=_backend.device(X))
+    step = block_rows(n_clusters, chunk_size)
+    for start in range(0, n, step):
+        one_hot = xp.astype(labels[start : start + step, None] == ids, X.dtype)
+        sums = sums + xp.matmul(one_hot.T, X[start : start + step])
+        counts = counts + xp.sum(one_hot, axis=0)
+    return sums, counts
+
+
+def kmeans(
+    X, n_clusters, *, random_state=None, max_iter=100, tol=1e-4, chunk_size=None
+):
     """Cluster the rows of ``X`` with k-means; return ``(labels, centres)``.
 
     k-means++ seeding (:func:`d2_seeding`, first centre uniform from
-    ``random_state``), then Lloyd iterations until no label changes or
-    ``max_iter``; an empty cluster keeps its centre. Per iteration: one
-    distance pass, ``O(n d k)`` time and ``O(chunk k)`` memory besides ``X``;
-    centre sums are one-hot products, chunk by chunk.
+    ``random_state``), then Lloyd iterations until no label changes, the
+    centres move less than ``tol`` times the mean variance of the features in
+    all (scikit-learn's rule; the labels are then those of the final
+    centres), or ``max_iter``; an empty cluster keeps its centre. Per
+    iteration: one distance pass, ``O(n d k)`` time and ``O(chunk k)`` memory
+    besides ``X``, and the centre sums (:func:`cluster_sums`).
     """
     xp = _backend.get_namespace(X)
     n = X.shape[0]
@@ -214,21 +248,20 @@ def kmeans(X, n_clusters, *, random_state=None, max_iter=100, chunk_size=None):
         lambda i: to_row(X, norms, X[i]), uniform_index(rng, n), n, n_clusters, rng
     )
     centres = xp.take(X, xp.asarray(picks, device=_backend.device(X)), axis=0)
+    threshold = tol * float(xp.mean(xp.var(X, axis=0))) if n > 1 else 0.0
     labels = None
-    ids = xp.arange(n_clusters, device=_backend.device(X))
-    step = block_rows(n_clusters, chunk_size)
     for _ in range(max_iter):
         _, new_labels = nearest(X, centres, norms, chunk_size)
         if labels is not None and bool(xp.all(new_labels == labels)):
             break
         labels = new_labels
-        sums = xp.zeros_like(centres)
-        counts = xp.zeros(n_clusters, dtype=X.dtype, device=_backend.device(X))
-        for start in range(0, n, step):
-            one_hot = xp.astype(labels[start : start + step, None] == ids, X.dtype)
-            sums = sums + xp.matmul(one_hot.T, X[start : start + step])
-            counts = counts + xp.sum(one_hot, axis=0)
+        sums, counts = cluster_sums(X, labels, n_clusters, chunk_size)
         filled = counts > 0
         means = sums / xp.where(filled, counts, xp.ones_like(counts))[:, None]
-        centres = xp.where(filled[:, None], means, centres)
+        moved = xp.where(filled[:, None], means, centres)
+        shift = float(xp.sum((moved - centres) ** 2))
+        centres = moved
+        if shift <= threshold:
+            _, labels = nearest(X, centres, norms, chunk_size)
+            break
     return labels, centres

@@ -133,12 +133,15 @@ def typiclust(
     labels = _backend.to_numpy(labels).astype(np.int64)
     sizes = np.bincount(labels, minlength=n_clusters)
     covered = np.bincount(labels[n:], minlength=n_clusters)
-    members = [np.flatnonzero(labels == c) for c in range(n_clusters)]
+    candidates_left = np.bincount(labels[:n], minlength=n_clusters)
+    order = np.argsort(labels, kind="stable")
+    members = np.split(order, np.cumsum(sizes)[:-1])
     xp = _backend.get_namespace(X)
     picks, scores = [], []
     for _ in range(n_instances):
-        open_clusters = [c for c in range(n_clusters) if (members[c] < n).any()]
-        cluster = min(open_clusters, key=lambda c: (covered[c], -sizes[c], c))
+        # fewest labelled or picked rows, then the largest, then the lowest id
+        by_key = np.lexsort((-sizes, covered))
+        cluster = int(by_key[candidates_left[by_key] > 0][0])
         rows = members[cluster]
         index = xp.asarray(rows, device=_backend.device(union))
         values = _backend.to_numpy(
@@ -150,30 +153,47 @@ def typiclust(
         scores.append(float(values[best]))
         members[cluster] = np.delete(rows, best)
         covered[cluster] += 1
+        candidates_left[cluster] -= 1
     return np.asarray(picks, dtype=np.int64), np.asarray(scores, dtype=np.float64)
 
 
 def _ball_graph(X, radius, chunk_size):
-    """Return the sparse ``(n, n)`` graph of pairs closer than ``radius``, self too."""
+    """Return the sparse ``(n, n)`` graph of pairs closer than ``radius``, self too.
+
+    Built as CSR one block of rows at a time (4 bytes per edge): row ``i``
+    holds ``j`` when ``|x_j|^2 - 2 x_i.x_j < radius^2 - |x_i|^2``.
+    """
     xp = _backend.get_namespace(X)
     n = X.shape[0]
     norms = _geometry.squared_norms(X, chunk_size)
+    scaled = -2.0 * X.T
+    column_norms = norms[None, :]
     step = _geometry.block_rows(n, chunk_size)
-    rows, cols = [], []
+    counts, columns, missing_self = [], [], []
     for start in range(0, n, step):
-        block = X[start : start + step]
-        squared = (
-            norms[start : start + step, None]
-            - 2.0 * xp.matmul(block, X.T)
-            + norms[None, :]
-        )
-        near = xp.nonzero(squared < radius**2)
+        offsets = xp.matmul(X[start : start + step], scaled) + column_norms
+        bounds = radius**2 - norms[start : start + step]
+        near = xp.nonzero(offsets < bounds[:, None])
         # copies: a view would keep torch's whole nonzero buffer alive
-        rows.append(_backend.to_numpy(near[0]) + start)
-        cols.append(_backend.to_numpy(near[1]).copy())
-    row, col = np.concatenate(rows), np.concatenate(cols)
-    graph = sp.csr_matrix((np.ones(row.size, dtype=np.int32), (row, col)), (n, n))
-    return (graph + sp.eye(n, dtype=np.int32, format="csr")).sign().tocsr()
+        rows = _backend.to_numpy(near[0])
+        cols = _backend.to_numpy(near[1]).astype(np.int32)
+        block = min(step, n - start)
+        counts.append(np.bincount(rows, minlength=block))
+        columns.append(cols)
+        # rounding can leave a row out of its own ball when the radius is tiny
+        has_self = np.zeros(block, dtype=bool)
+        has_self[rows[cols == rows + start]] = True
+        missing_self.append(np.flatnonzero(~has_self) + start)
+    indptr = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(np.concatenate(counts), out=indptr[1:])
+    indices = np.concatenate(columns)
+    data = np.ones(indices.size, dtype=np.int32)
+    graph = sp.csr_matrix((data, indices, indptr), shape=(n, n))
+    missing = np.concatenate(missing_self)
+    if missing.size:
+        ones = np.ones(missing.size, dtype=np.int32)
+        graph = graph + sp.csr_matrix((ones, (missing, missing)), shape=(n, n))
+    return graph
 
 
 def probcover(
@@ -243,7 +263,7 @@ def probcover(
     if n_labelled:
         covered[graph[n:].indices] = True
     # degree[i]: uncovered rows that row i would cover
-    degree = np.asarray(graph[:, ~covered].sum(axis=1)).ravel()[:n].astype(np.int64)
+    degree = (graph[:n] @ (~covered).astype(np.int64)).astype(np.int64)
     picked = np.zeros(n, dtype=bool)
     picks, scores = [], []
     rng = _make_rng(random_state)

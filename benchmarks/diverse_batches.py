@@ -6,8 +6,9 @@ class probabilities ``(N, C)`` from a random linear layer, and ``T`` Monte
 Carlo samples ``(T, N, C)`` of them (the logits plus Gaussian noise, one noise
 draw per sample shared by nothing else). Each cell (method, implementation,
 pool size, batch size) runs in its own subprocess under a wall-clock limit and
-a memory cap (``RLIMIT_AS``), so a peer that needs more than the machine or the
-time limit is reported as such; the table gives the median wall time, the
+a memory cap (``RLIMIT_AS``) and a CPU-time cap (``RLIMIT_CPU``, which a
+shared machine's load does not eat into), so a peer that needs more than the
+machine or the time limit is reported as such; the table gives the median wall time, the
 median CPU time (all threads of the process) and the peak resident memory the
 selection added, over ``--repeats`` runs, and the ratio of each wall time to
 the fastest peer's in the same cell.
@@ -36,6 +37,7 @@ import argparse
 import json
 import os
 import resource
+import signal
 import statistics
 import subprocess
 import sys
@@ -53,20 +55,42 @@ N_CLASSES = 10
 N_LABELLED = 20
 N_MC_SAMPLES = 20
 N_CONFIGURATIONS = 1000
-METHODS = ("coreset", "badge", "batchbald", "typiclust")
+#: ProbCover's ball radius: about the median distance between two rows of one
+#: mixture component (sqrt(2 * 128)), so a ball holds ~half its component.
+PROBCOVER_RADIUS = 16.0
+METHODS = (
+    "coreset",
+    "badge",
+    "typiclust",
+    "probcover",
+    "cluster-margin",
+    "power",
+    "softmax",
+    "rank",
+    "batchbald",
+)
 IMPLEMENTATIONS = {
     "coreset": ("ours", "skactiveml"),
     "badge": ("ours", "skactiveml"),
     "batchbald": ("ours", "ours-prefilter", "skactiveml", "batchbald-redux"),
     "typiclust": ("ours", "skactiveml"),
+    "probcover": ("ours", "skactiveml"),
+    "cluster-margin": ("ours",),
+    "power": ("ours",),
+    "softmax": ("ours",),
+    "rank": ("ours",),
 }
 
 
 # ---------------------------------------------------------------- inputs
 
 
-def make_inputs(n_rows, seed=0):
-    """Return embeddings (N + 20, 128), probabilities (N, C), samples (T, N, C)."""
+def make_inputs(n_rows, seed=0, with_samples=True):
+    """Return embeddings (N + 20, 128), probabilities (N, C), samples (T, N, C).
+
+    The samples are drawn last, so leaving them out (``with_samples=False``:
+    None) changes nothing else.
+    """
     rng = np.random.default_rng(seed)
     n = n_rows + N_LABELLED
     centres = rng.standard_normal((50, DIMENSION), dtype=np.float32) * 3
@@ -74,6 +98,8 @@ def make_inputs(n_rows, seed=0):
     embeddings += rng.standard_normal((n, DIMENSION), dtype=np.float32)
     weights = rng.standard_normal((DIMENSION, N_CLASSES), dtype=np.float32) / 8
     logits = embeddings[N_LABELLED:] @ weights
+    if not with_samples:
+        return embeddings, _softmax(logits), None
     samples = np.empty((N_MC_SAMPLES, n_rows, N_CLASSES), dtype=np.float32)
     for t in range(N_MC_SAMPLES):
         noise = rng.standard_normal((n_rows, N_CLASSES), dtype=np.float32)
@@ -105,7 +131,33 @@ def ours(method, embeddings, proba, samples, batch):
         return lambda: diversity.k_center_greedy(pool, batch, labelled)[0]
     if method == "badge":
         return lambda: diversity.badge_select(pool, proba, batch, random_state=0)[0]
-    return lambda: diversity.typiclust(pool, batch, labelled, random_state=0)[0]
+    if method == "typiclust":
+        # as many clusters as scikit-activeml makes (ours caps them at 500)
+        return lambda: diversity.typiclust(
+            pool, batch, labelled, n_clusters=N_LABELLED + batch, random_state=0
+        )[0]
+    if method == "probcover":
+        return lambda: diversity.probcover(
+            pool, batch, PROBCOVER_RADIUS, labelled, random_state=0
+        )[0]
+    if method == "cluster-margin":
+        # a first query: the clustering (later queries reuse it) and the picks
+        def select():
+            clusters = diversity.hac_clusters(
+                pool, max(batch, int(len(pool) ** 0.5)), random_state=0
+            )
+            top_two = np.sort(proba, axis=1)[:, -2:]
+            margins = top_two[:, 1] - top_two[:, 0]
+            return diversity.cluster_margin(margins, clusters, batch, random_state=0)[0]
+
+        return select
+    # power, softmax, rank: the entropy of each row, then one draw
+
+    def draw():
+        entropy = -np.sum(proba * np.log(np.maximum(proba, 1e-12)), axis=1)
+        return diversity.stochastic_batch(entropy, batch, method, random_state=0)[0]
+
+    return draw
 
 
 def ours_prefilter(method, embeddings, proba, samples, batch):
@@ -148,6 +200,14 @@ class _LinearSoftmax(ClassifierMixin, BaseEstimator):
 
 
 def skactiveml(method, embeddings, proba, samples, batch):
+    """Return scikit-activeml's selection, as positions in the unlabelled rows."""
+    select = _skactiveml(method, embeddings, proba, samples, batch)
+    if method == "batchbald":
+        return select
+    return lambda: np.asarray(select()) - N_LABELLED
+
+
+def _skactiveml(method, embeddings, proba, samples, batch):
     from skactiveml.utils import MISSING_LABEL
 
     y = np.full(embeddings.shape[0], MISSING_LABEL)
@@ -162,6 +222,15 @@ def skactiveml(method, embeddings, proba, samples, batch):
 
         strategy = TypiClust(random_state=0)
         return lambda: strategy.query(embeddings, y, batch_size=batch)
+    if method == "probcover":
+        from skactiveml.pool import ProbCover
+
+        def select():
+            # a fresh instance each run: ProbCover caches the distances
+            strategy = ProbCover(deltas=[PROBCOVER_RADIUS], random_state=0)
+            return strategy.query(embeddings, y, batch_size=batch)
+
+        return select
     if method == "badge":
         from skactiveml.classifier import SklearnClassifier
         from skactiveml.pool import Badge
@@ -219,7 +288,9 @@ def _rss_kib(field="VmRSS"):
 def run_cell(method, implementation, n_rows, batch, repeats):
     """Run one cell in this process; print one JSON line."""
     try:
-        embeddings, proba, samples = make_inputs(n_rows)
+        embeddings, proba, samples = make_inputs(
+            n_rows, with_samples=method == "batchbald"
+        )
         select = SELECTORS[implementation](method, embeddings, proba, samples, batch)
     except (ImportError, AttributeError) as error:
         print(json.dumps({"status": f"not available ({type(error).__name__})"}))
@@ -263,9 +334,11 @@ def run_in_subprocess(cell, args):
         str(args.repeats),
     ]
     cap = int(args.memory_gb * 2**30)
+    cpu = int(args.cpu_limit)
 
     def limit():
         resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
+        resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 10))
 
     threads = str(args.threads)
     env = dict(os.environ, OMP_NUM_THREADS=threads, MKL_NUM_THREADS=threads)
@@ -284,6 +357,8 @@ def run_in_subprocess(cell, args):
     lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
     if done.returncode == 0 and lines:
         return json.loads(lines[-1])
+    if done.returncode == -signal.SIGXCPU:
+        return {"status": f"over {cpu} CPU s"}
     error = (done.stderr.strip().splitlines() or ["?"])[-1]
     if "MemoryError" in done.stderr or "memory" in error.lower() or done.returncode < 0:
         return {"status": f"over {args.memory_gb:g} GiB ({error[:60]})"}
@@ -299,6 +374,12 @@ def main():
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--timeout", type=float, default=3600.0)
     parser.add_argument("--memory-gb", type=float, default=16.0)
+    parser.add_argument(
+        "--cpu-limit",
+        type=float,
+        default=3600.0,
+        help="CPU seconds a cell may use (RLIMIT_CPU); --timeout is wall time",
+    )
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--cell", nargs=4, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -317,6 +398,9 @@ def main():
                         continue
                     cell = (method, implementation, n_rows, batch)
                     results[implementation] = run_in_subprocess(cell, args)
+                    shown = dict(results[implementation])
+                    shown.pop("picks", None)
+                    print(f"{cell}: {json.dumps(shown)}", file=sys.stderr, flush=True)
                 rows.extend(_table_rows(method, n_rows, batch, results))
                 print(f"done: {method} N={n_rows:,} batch={batch}", file=sys.stderr)
     print(
@@ -363,12 +447,7 @@ def _table_rows(method, n_rows, batch, results):
                 [method, name, f"{n_rows:,}", batch, r["status"], "", "", "", "", ""]
             )
             continue
-        reference = results.get("ours", {}).get("picks")
-        same = (
-            "-"
-            if reference is None or name == "ours"
-            else ("yes" if r["picks"] == reference else "no")
-        )
+        same = _same_picks(results.get("ours", {}).get("picks"), name, r["picks"])
         ratio = f"{r['wall'] / best:.3f}" if best else "no peer ran"
         cpu_ratio = f"{r['cpu'] / best_cpu:.3f}" if best_cpu else "no peer ran"
         rows.append(
@@ -386,6 +465,15 @@ def _table_rows(method, n_rows, batch, results):
             ]
         )
     return rows
+
+
+def _same_picks(reference, name, picks):
+    """Say whether ``picks`` equal ours in order, else how many they share."""
+    if reference is None or name == "ours":
+        return "-"
+    if picks == reference:
+        return "yes"
+    return f"no ({len(set(picks) & set(reference))}/{len(reference)} shared)"
 
 
 if __name__ == "__main__":
