@@ -61,7 +61,7 @@ def conditional_entropies(samples, chunk_rows=65536):
 
 def greedy_batch(samples, n_instances, *, n_configurations, random_state, chunk_size):
     """Return BatchBALD's picks and scores for validated samples; see ``batch_bald``."""
-    samples = _numpy_if_torch_cpu(samples)
+    samples = _host_or_device(samples)
     xp = _backend.get_namespace(samples)
     n_samples, n_rows, n_classes = samples.shape
     rng = _make_rng(random_state)
@@ -94,14 +94,19 @@ def greedy_batch(samples, n_instances, *, n_configurations, random_state, chunk_
     return np.asarray(indices, dtype=np.int64), np.asarray(scores, dtype=np.float64)
 
 
-def _numpy_if_torch_cpu(samples):
-    """Return CPU torch samples as a NumPy view (no copy); others unchanged.
+def _host_or_device(samples):
+    """Return the samples the greedy steps run on: a NumPy view or the input.
 
-    The greedy steps allocate and free tens of megabytes per candidate chunk.
-    With torch's CPU allocator on glibc, the freed blocks are not reused and the
-    process grows by every chunk (3 GB for 500 rows, 100 classes and 10,000
-    configurations); NumPy's same temporaries stay within a few of them.
+    TensorFlow tensors are read on the host, as the diversity functions read
+    them (the TensorFlow namespace holds only what the streaming measures use).
+    CPU torch tensors become a NumPy view (no copy): the greedy steps allocate
+    and free tens of megabytes per candidate chunk, and with torch's CPU
+    allocator on glibc the freed blocks are not reused, so the process grows by
+    every chunk (3 GB for 500 rows, 100 classes and 10,000 configurations);
+    NumPy's same temporaries stay within a few of them.
     """
+    if _backend.is_tensorflow(samples):
+        return _backend.to_numpy(samples)
     if type(samples).__module__.startswith("torch") and samples.device.type == "cpu":
         return samples.detach().numpy()
     return samples
@@ -307,11 +312,13 @@ def batch_bald_sampling(
     BatchBALD needs models whose sample ``t`` is one draw for all rows (the
     "consistent MC dropout" of Kirsch et al., or an ensemble whose member
     ``t`` gives sample ``t``). A model whose ``sample_proba`` accepts
-    ``consistent`` (:class:`~al_adapters.TorchAdapter`) is asked for such
-    samples, with one seed for every chunk. A plain dropout layer draws a
-    fresh mask for every row of a forward pass (as
-    :class:`~al_adapters.KerasAdapter` does): the joint entropies then see
-    rows as independent, and the batch is close to the top-k of BALD.
+    ``consistent`` (:class:`~al_adapters.TorchAdapter`,
+    :class:`~al_adapters.KerasAdapter`, :class:`~al_adapters.LightningAdapter`,
+    :class:`~al_adapters.HFAdapter`) is asked for such samples, with one seed
+    for every chunk. A plain dropout layer draws a fresh mask for every row of
+    a forward pass: the joint entropies then see rows as independent, and the
+    batch is close to the top-k of BALD. TensorFlow samples are read on the
+    host; other arrays stay on their device.
 
     Examples
     --------

@@ -150,6 +150,16 @@ def test_numpy_and_torch_give_the_same_batch():
         assert_allclose(single[1], expected[1], rtol=1e-4)
 
 
+def test_tensorflow_samples_give_the_numpy_batch():
+    tf = pytest.importorskip("tensorflow")
+    samples = dirichlet_samples(np.random.default_rng(7), T=5, N=25, C=4)
+    for kwargs in ({}, {"n_configurations": 20, "random_state": 3, "chunk_size": 6}):
+        expected = batch_bald(samples, 4, **kwargs)
+        got = batch_bald(tf.constant(samples), 4, **kwargs)
+        assert_array_equal(got[0], expected[0])
+        assert_allclose(got[1], expected[1], rtol=1e-9)
+
+
 def test_chunks_and_prefilter_do_not_change_the_exact_batch():
     samples = dirichlet_samples(np.random.default_rng(8), T=5, N=40, C=3)
     expected = batch_bald(samples, 4)
