@@ -86,8 +86,8 @@ def parse_args(argv=None):
     parser.add_argument(
         "--strategies",
         default=",".join(GAL2017_STRATEGIES),
-        help=f"comma-separated, from {', '.join(STRATEGIES)} (default: all but "
-        "batchbald, which Kirsch et al. 2019 added)",
+        help=f"comma-separated, from {', '.join(STRATEGIES)} (default: the five "
+        "of the paper's Table 1)",
     )
     parser.add_argument("--seeds", default="0,1,2", help="comma-separated ints")
     parser.add_argument("--budget", type=int, default=300, help="labels to acquire")
