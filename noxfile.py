@@ -167,6 +167,13 @@ def reproduce(session):
         "--check=bald-vs-random",
         *common,
     )
+    session.run(
+        "python",
+        "benchmarks/reproductions/kirsch2019.py",
+        "table1",
+        "--output-dir=reproduce-results",  # reuses the BALD runs above
+        *common,
+    )
 
 
 @nox.session

@@ -172,3 +172,101 @@ def test_strategies_start_from_the_same_model_and_write_curves(bald_and_random):
     # same seed: same initial labels and weights, so the same first accuracy
     assert curves["bald"][0] == curves["random"][0]
     assert 0.3 < curves["bald"][0][1] < 0.85  # 20 labels: better than chance
+
+
+# -- reusing runs, Repeated MNIST, quartiles (Kirsch et al. 2019) -----------------
+
+
+def saved_run(path, settings, n_rounds):
+    """Write a run record of ``n_rounds`` rounds whose entries name their round."""
+    record = {
+        "strategy": "bald",
+        "seed": 0,
+        "settings": settings,
+        "acquired": [10 * r for r in range(n_rounds + 1)],
+        "accuracy": [0.5 + r / 100 for r in range(n_rounds + 1)],
+        "fit_s": list(range(n_rounds + 1)),
+        "eval_s": list(range(n_rounds + 1)),
+        "query_s": list(range(n_rounds)),
+        "query_scores": [[r] for r in range(n_rounds)],
+        "wall_s": 1.0,
+    }
+    path.write_text(json.dumps(record))
+
+
+def test_a_longer_run_is_reused_cut_to_the_budget(tmp_path):
+    import gal2017
+
+    path = tmp_path / "run.json"
+    longer = gal2017.parse_args(["--budget=50", "--strategies=bald"])
+    saved_run(path, gal2017.settings_of(longer, "bald"), n_rounds=5)
+
+    shorter = gal2017.parse_args(["--budget=20", "--strategies=bald"])
+    record = gal2017.load_record(shorter, path, "bald")
+    assert record["acquired"] == [0, 10, 20]
+    assert record["accuracy"] == [0.5, 0.51, 0.52]
+    assert record["fit_s"] == [0, 1, 2]
+    assert record["eval_s"] == [0, 1, 2]
+    assert record["query_s"] == [0, 1]
+    assert record["query_scores"] == [[0], [1]]
+    assert record["settings"]["budget"] == 20
+    assert record["cut_from_budget"] == 50
+    assert gal2017.load_record(longer, path, "bald")["acquired"][-1] == 50
+
+    # a longer budget, or any other difference, is another run
+    more = gal2017.parse_args(["--budget=60"])
+    assert gal2017.load_record(more, path, "bald") is None
+    other_t = gal2017.parse_args(["--budget=20", "--mc-samples=5"])
+    assert gal2017.load_record(other_t, path, "bald") is None
+    prefiltered = gal2017.parse_args(["--budget=20", "--prefilter=200"])
+    assert gal2017.load_record(prefiltered, path, "bald") is not None  # BALD ignores it
+    assert gal2017.load_record(prefiltered, path, "batchbald") is None
+
+
+def test_repeated_pool_copies_carry_their_own_fixed_noise():
+    import kirsch2019_repeated as repeated
+
+    rng = np.random.default_rng(0)
+    X = rng.uniform(size=(7, 1, 28, 28)).astype(np.float32)
+    y = np.arange(7) % 3
+    pool = repeated.RepeatedPool(X, y, copies=3)
+    assert len(pool) == 21
+    np.testing.assert_array_equal(pool.y, np.concatenate([y, y, y]))
+    np.testing.assert_array_equal(pool.image_of([0, 6, 7, 20]), [0, 6, 0, 6])
+
+    rows = pool.rows([2, 9, 16])  # the three copies of image 2
+    np.testing.assert_array_equal(rows, pool.rows([2, 9, 16]))  # fixed
+    noise = rows - X[2]
+    assert not np.array_equal(noise[0], noise[1])
+    assert abs(noise.std() - 0.1 * 0.3081) < 0.003
+    assert abs(noise.mean()) < 0.003
+
+
+def test_repeated_candidates_are_every_unlabelled_copy_of_random_images():
+    import kirsch2019_repeated as repeated
+
+    pool = repeated.RepeatedPool(np.zeros((10, 1, 2, 2), np.float32), np.arange(10))
+    pool.labelled[[3, 13]] = True  # two copies of image 3
+    for seed in range(20):
+        rows = pool.candidates(7, np.random.default_rng(seed))  # ceil(7 / 3) = 3
+        images = set(pool.image_of(rows).tolist())
+        assert len(images) == 3
+        expected = sorted(
+            image + 10 * copy
+            for image in images
+            for copy in range(3)
+            if image + 10 * copy not in (3, 13)
+        )
+        assert rows.tolist() == expected
+
+
+def test_quartiles_count_a_run_that_never_got_there_as_infinite():
+    import kirsch2019
+
+    # sorted 100, 120, inf: positions 0.5, 1 and 1.5 of numpy's linear rule
+    np.testing.assert_array_equal(
+        kirsch2019.quartiles([120, None, 100]), [110, 120, np.inf]
+    )
+    np.testing.assert_array_equal(
+        kirsch2019.quartiles([70, 90, 110, 130]), [85, 100, 115]
+    )

@@ -26,6 +26,7 @@ repository; nothing is downloaded.
 """
 
 import argparse
+import functools
 import json
 import os
 import subprocess
@@ -46,10 +47,18 @@ import mnist_idx
 from al_adapters import ActiveLearner, Pool
 from al_adapters.bayesian import (
     bald_sampling,
+    batch_bald_sampling,
     max_entropy_sampling,
     mean_std_sampling,
     var_ratios_sampling,
 )
+
+
+@functools.wraps(bald_sampling)
+def consistent_bald_sampling(classifier, X, n_instances=1, **kwargs):
+    """BALD on samples whose dropout masks are shared by all rows (Kirsch et al.)."""
+    return bald_sampling(classifier, X, n_instances, consistent=True, **kwargs)
+
 
 #: Command-line name -> (display name, strategy; None for random sampling).
 STRATEGIES = {
@@ -58,7 +67,11 @@ STRATEGIES = {
     "maxent": ("Max Entropy", max_entropy_sampling),
     "meanstd": ("Mean STD", mean_std_sampling),
     "random": ("Random", None),
+    "batchbald": ("BatchBALD", batch_bald_sampling),
+    "bald-consistent": ("BALD (consistent masks)", consistent_bald_sampling),
 }
+#: Strategies run by default: those of the paper's Table 1.
+GAL2017_STRATEGIES = ("bald", "varratios", "maxent", "meanstd", "random")
 INITIAL_PER_CLASS = 2
 #: Seed of the fixed test subset (``--test-subset``), the same for every run.
 TEST_SUBSET_SEED = 0
@@ -72,8 +85,9 @@ def parse_args(argv=None):
     )
     parser.add_argument(
         "--strategies",
-        default=",".join(STRATEGIES),
-        help=f"comma-separated, from {', '.join(STRATEGIES)} (default: all)",
+        default=",".join(GAL2017_STRATEGIES),
+        help=f"comma-separated, from {', '.join(STRATEGIES)} (default: the five "
+        "of the paper's Table 1)",
     )
     parser.add_argument("--seeds", default="0,1,2", help="comma-separated ints")
     parser.add_argument("--budget", type=int, default=300, help="labels to acquire")
@@ -81,6 +95,12 @@ def parse_args(argv=None):
     parser.add_argument("--mc-samples", type=int, default=20, help="T")
     parser.add_argument(
         "--pool-subset", type=int, default=2000, help="images scored per round"
+    )
+    parser.add_argument(
+        "--prefilter",
+        type=int,
+        default=None,
+        help="BatchBALD: choose among this many rows of highest BALD in the subset",
     )
     parser.add_argument("--framework", choices=("torch", "keras"), default="torch")
     parser.add_argument(
@@ -125,9 +145,11 @@ def parse_args(argv=None):
     return args
 
 
-def settings_of(args):
+def settings_of(args, strategy=None):
     """Return the options that define a run's result (for ``--resume``)."""
+    extra = {"prefilter": args.prefilter} if strategy == "batchbald" else {}
     return {
+        **extra,
         "framework": args.framework,
         "only_new": args.only_new,
         "budget": args.budget,
@@ -210,6 +232,13 @@ def training_params(args, n_rows):
     return params
 
 
+def strategy_options(args, strategy):
+    """Return the query options of ``strategy`` beyond those every strategy takes."""
+    if strategy == "batchbald" and args.prefilter is not None:
+        return {"prefilter": args.prefilter}
+    return {}
+
+
 def run_once(args, data, strategy, seed):
     """Run one strategy with one seed; return its record (curve and timings)."""
     X_pool, y_pool, X_test, y_test = data
@@ -226,7 +255,7 @@ def run_once(args, data, strategy, seed):
     record = {
         "strategy": strategy,
         "seed": seed,
-        "settings": settings_of(args),
+        "settings": settings_of(args, strategy),
         "acquired": [],
         "accuracy": [],
         "fit_s": [learner.timings_[-1]["fit"]],
@@ -258,6 +287,7 @@ def run_once(args, data, strategy, seed):
                 subsample=args.pool_subset,
                 random_state=int(rng.integers(2**31 - 1)),
                 return_metrics=True,
+                **strategy_options(args, strategy),
             )
             record["query_scores"].append(np.asarray(scores, dtype=float).tolist())
         record["query_s"].append(time.perf_counter() - tic)
@@ -283,16 +313,40 @@ def run_path(args, strategy, seed):
     )
 
 
-def finished(args, path):
-    if not (args.resume and path.is_file()):
-        return False
-    return json.loads(path.read_text()).get("settings") == settings_of(args)
+def load_record(args, path, strategy):
+    """Return the record saved at ``path`` if it is this run, else None.
+
+    A run with a larger budget and otherwise the same settings went through
+    the same rounds first (its random draws come in the same order), so it
+    is returned cut to this budget, its ``wall_s`` still the longer run's.
+    """
+    if not path.is_file():
+        return None
+    record = json.loads(path.read_text())
+    settings, wanted = record.get("settings", {}), settings_of(args, strategy)
+    if {**settings, "budget": wanted["budget"]} != wanted:
+        return None
+    if settings["budget"] < wanted["budget"]:
+        return None
+    if settings["budget"] > wanted["budget"]:
+        rounds = wanted["budget"] // wanted["acquisition_size"]
+        for key in ("acquired", "accuracy", "fit_s", "eval_s"):
+            record[key] = record[key][: rounds + 1]
+        for key in ("query_s", "query_scores"):
+            record[key] = record[key][:rounds]
+        record["cut_from_budget"] = settings["budget"]
+        record["settings"] = wanted
+    return record
+
+
+def finished(args, path, strategy):
+    return args.resume and load_record(args, path, strategy) is not None
 
 
 def work(args, strategy, seed, data=None):
     """Run one (strategy, seed) in this process and save its record."""
     path = run_path(args, strategy, seed)
-    if finished(args, path):
+    if finished(args, path, strategy):
         return
     set_threads(args)
     data = load_data(args) if data is None else data
@@ -324,6 +378,8 @@ def worker_command(args, strategy, seed):
         command += ["--data-dir", str(args.data_dir)]
     if args.test_subset is not None:
         command += ["--test-subset", str(args.test_subset)]
+    if args.prefilter is not None:
+        command += ["--prefilter", str(args.prefilter)]
     if args.only_new:
         command.append("--only-new")
     if args.resume:
@@ -369,7 +425,7 @@ def main(argv=None):
     started = time.perf_counter()
     run_all(args)
     records = [
-        json.loads(run_path(args, strategy, seed).read_text())
+        load_record(args, run_path(args, strategy, seed), strategy)
         for strategy in args.strategies
         for seed in args.seeds
     ]

@@ -19,6 +19,7 @@ PAPER = {
     "maxent": (165, 355),
     "meanstd": (230, 695),
     "random": (255, 835),
+    "batchbald": (None, None),  # not in this table: see kirsch2019.py
 }
 TARGETS = (0.90, 0.95)
 NOT_REACHED = "-"
@@ -104,6 +105,10 @@ def _mean(value):
     return NOT_REACHED if value is None else f"{value:.0f}"
 
 
+def _paper(value):
+    return NOT_REACHED if value is None else str(value)
+
+
 def print_summary(summary):
     settings = summary["settings"]
     mode = "warm start on new labels" if settings["only_new"] else "fresh model"
@@ -134,10 +139,10 @@ def print_summary(summary):
                 result["display"],
                 _counts(result["labels_to_90"]),
                 _mean(result["mean_labels_to_90"]),
-                str(result["paper"][0]),
+                _paper(result["paper"][0]),
                 _counts(result["labels_to_95"]),
                 _mean(result["mean_labels_to_95"]),
-                str(result["paper"][1]),
+                _paper(result["paper"][1]),
                 " ".join(f"{value:.3f}" for value in result["final_accuracy"]),
                 f"{statistics.mean(result['alc']):.3f}",
             ]
@@ -170,9 +175,9 @@ def markdown_table(summary):
     for result in summary["results"].values():
         lines.append(
             f"| {result['display']} | {_counts(result['labels_to_90'])} | "
-            f"{_mean(result['mean_labels_to_90'])} | {result['paper'][0]} | "
+            f"{_mean(result['mean_labels_to_90'])} | {_paper(result['paper'][0])} | "
             f"{_counts(result['labels_to_95'])} | "
-            f"{_mean(result['mean_labels_to_95'])} | {result['paper'][1]} | "
+            f"{_mean(result['mean_labels_to_95'])} | {_paper(result['paper'][1])} | "
             + " / ".join(f"{value:.3f}" for value in result["final_accuracy"])
             + " | "
             + " / ".join(f"{value:.3f}" for value in result["alc"])
