@@ -137,11 +137,8 @@ def probabilities(proba: Array) -> tuple[Any, Array]:
     """
     proba = _backend.at_least_float32(proba)
     xp = _backend.get_namespace(proba)
-    clip = getattr(xp, "clip", None)
-    if clip is not None:  # one pass: about 9 times faster than two ``where``
-        return xp, clip(proba, 0.0, 1.0)
-    proba = xp.where(proba < 0, 0.0, proba)
-    return xp, xp.where(proba > 1, 1.0, proba)
+    # one pass: about 9 times faster than two ``where`` passes on large samples
+    return xp, xp.clip(proba, 0.0, 1.0)
 
 
 def _proba_measure(measure, predict_proba_kwargs):

@@ -209,6 +209,15 @@ def arange(start, /, stop=None, step=1, *, dtype=None, device=None):
         return tf.range(start, stop, step, dtype=dtype or tf.int64)
 
 
+def clip(x, /, min=None, max=None):
+    """``x`` limited to ``[min, max]`` (either bound may be None); NaN stays NaN."""
+    if min is not None:
+        x = tf.maximum(x, _scalar_like(min, x))
+    if max is not None:
+        x = tf.minimum(x, _scalar_like(max, x))
+    return x
+
+
 def zeros(shape, *, dtype=None, device=None):
     """Return a tensor of zeros."""
     with _placed(device):
