@@ -162,7 +162,7 @@ def reproduce(session):
         script,
         "--framework=keras",
         "--strategies=bald,random",
-        "--seeds=0,1",
+        "--seeds=0,1,2",
         "--output-dir=reproduce-results",
         "--check=bald-vs-random",
         *common,
