@@ -1,4 +1,4 @@
-r"""Learning curves of the diverse-batch strategies on scikit-learn's digits.
+r"""Learning curves of the diverse-batch strategies on digits and MNIST.
 
 Every strategy of ``al_adapters.diversity`` and ``al_adapters.bayesian``
 that builds a batch (k-center, BADGE, cluster-margin, TypiClust, ProbCover,
@@ -7,15 +7,20 @@ BALD and uniform random sampling, with the public API only: a small MLP with
 dropout in a :class:`~al_adapters.TorchAdapter`, an
 :class:`~al_adapters.ActiveLearner` over a :class:`~al_adapters.Pool`.
 
-Protocol: digits (1,797 images of 8x8 pixels, 10 classes) split once into a
-pool of 1,400 rows and a test set of 397 (stratified, seed 0). Each run
+Protocol: scikit-learn's digits (1,797 images of 8x8 pixels, 10 classes) split
+once into a pool of 1,400 rows and a test set of 397 (stratified, seed 0); or,
+with ``--dataset mnist``, a pool of ``--pool-size`` MNIST training images
+(10,000 by default, drawn once with seed 0) and the 10,000 test images, read
+from the IDX files of ``../shared/data/mnist`` (or ``--data-dir``). Each run
 starts from 20 labels (2 per class, drawn from the run's seed), queries
 ``--batch`` rows a round for ``--rounds`` rounds, retrains the network from
 fresh weights on every labelled row after each round and records the test
-accuracy (dropout off). The MLP is 64 - 128 - ReLU - dropout 0.5 - 10, trained
-by Adam (learning rate 1e-2, mini-batches of 64, max(30 epochs, 100 steps)).
-MC-dropout strategies draw 20 samples; BatchBALD samples 1,000 label
-configurations once the exact joint entropies get too many.
+accuracy (dropout off). The MLP is d - 128 - ReLU - dropout 0.5 - 10 (d = 64
+pixels, or 784), trained by Adam (learning rate 1e-2 on digits, 1e-3 on MNIST;
+mini-batches of 64, max(30 epochs, 100 steps)). MC-dropout strategies draw 20
+samples (``--mc-samples``); BatchBALD samples 1,000 label configurations once
+the exact joint entropies get too many, and on MNIST searches the 1,000 rows of
+highest BALD (``--batchbald-prefilter``).
 
 The script prints, per strategy, the mean and spread over seeds of the final
 accuracy and of the area under the learning curve (accuracy averaged over the
@@ -29,6 +34,8 @@ as JSON (``--runs-dir``) and a plot:
         --runs-dir runs --strategies BatchBALD
     python benchmarks/diverse_learning_curves.py --batch 20 --runs-dir runs \
         --report-only --plot docs/_static/diverse_digits_20.png
+    python benchmarks/diverse_learning_curves.py --dataset mnist --batch 100 \
+        --rounds 5 --runs-dir runs --plot docs/_static/diverse_mnist_100.png
 """
 
 import argparse
@@ -45,12 +52,17 @@ from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 
 sys.path.insert(0, os.path.dirname(__file__))
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "reproductions"))
 
 from _common import print_table
 
 from al_adapters.curves import LearningCurves
 
-POOL_SIZE = 1400
+DIGITS_POOL_SIZE = 1400
+#: Adam's learning rate per dataset.
+LEARNING_RATES = {"digits": 1e-2, "mnist": 1e-3}
+#: BatchBALD's prefilter per dataset (None: the whole pool).
+BATCHBALD_PREFILTERS = {"digits": None, "mnist": 1000}
 INITIAL_PER_CLASS = 2
 N_CLASSES = 10
 MC_SAMPLES = 20
@@ -69,11 +81,11 @@ def random_sampling(classifier, X, n_instances=1, random_state=None):
     return rng.choice(len(X), size=n_instances, replace=False), np.zeros(n_instances)
 
 
-def strategies():
+def strategies(n_samples=MC_SAMPLES, batchbald_prefilter=None):
     """Return ``{name: (strategy, extra query keywords)}``."""
     from al_adapters import bayesian, diversity, uncertainty
 
-    sampled = {"n_samples": MC_SAMPLES}
+    sampled = {"n_samples": n_samples}
     return {
         "random": (random_sampling, {}),
         "entropy (top-k)": (uncertainty.entropy_sampling, {}),
@@ -85,24 +97,41 @@ def strategies():
         "ProbCover": (diversity.probcover_sampling, {}),
         "BatchBALD": (
             bayesian.batch_bald_sampling,
-            {**sampled, "n_configurations": N_CONFIGURATIONS},
+            {
+                **sampled,
+                "n_configurations": N_CONFIGURATIONS,
+                "prefilter": batchbald_prefilter,
+            },
         ),
         "power BALD": (diversity.power_sampling, {**sampled, "measure": "bald"}),
         "softmax BALD": (diversity.softmax_sampling, {**sampled, "measure": "bald"}),
     }
 
 
-def load_data():
-    """Return ``(X_pool, y_pool, X_test, y_test)``: digits scaled to [0, 1]."""
+def load_data(args):
+    """Return ``(X_pool, y_pool, X_test, y_test)``, pixels scaled to [0, 1]."""
+    if args.dataset == "mnist":
+        from mnist_idx import load_mnist
+
+        X_train, y_train, X_test, y_test = load_mnist(args.data_dir)
+        rows = np.random.default_rng(0).choice(
+            len(X_train), args.pool_size, replace=False
+        )
+
+        def flat(images):
+            return (images.reshape(len(images), -1) / 255.0).astype(np.float32)
+
+        y_pool, y_test = y_train[rows].astype(np.int64), y_test.astype(np.int64)
+        return flat(X_train[rows]), y_pool, flat(X_test), y_test
     X, y = load_digits(return_X_y=True)
     X = (X / 16.0).astype(np.float32)
     X_pool, X_test, y_pool, y_test = train_test_split(
-        X, y, train_size=POOL_SIZE, stratify=y, random_state=0
+        X, y, train_size=DIGITS_POOL_SIZE, stratify=y, random_state=0
     )
     return X_pool, y_pool, X_test, y_test
 
 
-def make_adapter():
+def make_adapter(n_features, lr):
     """Return the MLP with dropout in a TorchAdapter (torch imported here)."""
     import torch
     from torch import nn
@@ -112,7 +141,7 @@ def make_adapter():
     class MLP(nn.Module):
         def __init__(self):
             super().__init__()
-            self.hidden = nn.Linear(64, 128)
+            self.hidden = nn.Linear(n_features, 128)
             self.dropout = nn.Dropout(0.5)
             self.out = nn.Linear(128, N_CLASSES)
 
@@ -124,7 +153,7 @@ def make_adapter():
         classes=list(range(N_CLASSES)),
         criterion=nn.CrossEntropyLoss,
         optimizer=torch.optim.Adam,
-        lr=1e-2,
+        lr=lr,
         batch_size=64,
         max_epochs=30,
     )
@@ -142,7 +171,7 @@ def run_one(name, seed, data, args):
     from al_adapters import ActiveLearner, Pool
 
     X_pool, y_pool, X_test, y_test = data
-    strategy, query_kwargs = strategies()[name]
+    strategy, query_kwargs = strategies(args.mc_samples, args.batchbald_prefilter)[name]
     rng = np.random.default_rng(seed)
     initial = np.concatenate(
         [
@@ -151,7 +180,8 @@ def run_one(name, seed, data, args):
         ]
     )
     torch.manual_seed(seed)
-    adapter = make_adapter().set_params(max_epochs=epochs_for(len(initial)))
+    adapter = make_adapter(X_pool.shape[1], LEARNING_RATES[args.dataset])
+    adapter.set_params(max_epochs=epochs_for(len(initial)))
     learner = ActiveLearner(
         adapter,
         query_strategy=strategy,
@@ -187,6 +217,24 @@ def run_one(name, seed, data, args):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--dataset", choices=("digits", "mnist"), default="digits")
+    parser.add_argument(
+        "--pool-size", type=int, default=10_000, help="MNIST images in the pool"
+    )
+    parser.add_argument("--data-dir", default=None, help="MNIST's IDX files")
+    parser.add_argument(
+        "--batchbald-prefilter",
+        type=int,
+        default=None,
+        help="BatchBALD searches this many rows of highest BALD "
+        "(default: the whole pool on digits, 1,000 on MNIST)",
+    )
+    parser.add_argument(
+        "--mc-samples",
+        type=int,
+        default=MC_SAMPLES,
+        help="T, for MC-dropout strategies",
+    )
     parser.add_argument("--batch", type=int, default=100)
     parser.add_argument("--rounds", type=int, default=8)
     parser.add_argument("--seeds", default="0,1,2")
@@ -203,6 +251,8 @@ def main():
     )
     parser.add_argument("--plot", default=None, help="write the plot here (PNG)")
     args = parser.parse_args()
+    if args.batchbald_prefilter is None:
+        args.batchbald_prefilter = BATCHBALD_PREFILTERS[args.dataset]
     names = args.strategies.split(",") if args.strategies else list(strategies())
     seeds = [int(s) for s in args.seeds.split(",")]
     records = {}
@@ -210,12 +260,15 @@ def main():
         import torch
 
         torch.set_num_threads(args.threads)
-        data = load_data()
+        data = load_data(args)
     for name in names:
         for seed in seeds:
             path = None
             if args.runs_dir:
-                path = Path(args.runs_dir) / f"{args.batch}-{name}-{seed}.json"
+                prefix = "" if args.dataset == "digits" else f"{args.dataset}-"
+                if args.mc_samples != MC_SAMPLES:
+                    prefix += f"T{args.mc_samples}-"
+                path = Path(args.runs_dir) / f"{prefix}{args.batch}-{name}-{seed}.json"
                 if path.is_file():
                     records[name, seed] = json.loads(path.read_text())
                     continue
@@ -258,8 +311,9 @@ def report(records, names, seeds, args):
             ]
         )
     n_labels = curves.curve(names[0], curves.runs(names[0])[0])[0]
+    pool_size = DIGITS_POOL_SIZE if args.dataset == "digits" else args.pool_size
     print(
-        f"digits, pool {POOL_SIZE}, batch {args.batch}, "
+        f"{args.dataset}, pool {pool_size}, batch {args.batch}, "
         f"{n_labels[0]} to {n_labels[-1]} labels; mean ± std over seeds"
     )
     print_table(
@@ -292,7 +346,9 @@ def plot(curves, names, args):
         ax.legend(fontsize=8)
         ax.grid(alpha=0.3)
     n_seeds = len(curves.runs(names[0]))
-    fig.suptitle(f"digits: batches of {args.batch}, mean ± std over {n_seeds} seeds")
+    fig.suptitle(
+        f"{args.dataset}: batches of {args.batch}, mean ± std over {n_seeds} seeds"
+    )
     fig.tight_layout()
     fig.savefig(args.plot, dpi=100)
 
