@@ -41,18 +41,17 @@ def typicality(members, n_neighbors, chunk_size=None):
             (n,), xp.inf, dtype=members.dtype, device=_backend.device(members)
         )
     norms = _geometry.squared_norms(members, chunk_size)
+    scaled = -2.0 * members.T
     step = _geometry.block_rows(n, chunk_size)
     parts = []
     for start in range(0, n, step):
-        block = members[start : start + step]
-        squared = (
-            norms[start : start + step, None]
-            - 2.0 * xp.matmul(block, members.T)
-            + norms[None, :]
-        )
-        distances = xp.sqrt(xp.clip(squared, min=0.0))
+        # |x|^2 - 2 x.y + |y|^2 ranks a row's neighbours as its distances do, so
+        # the k + 1 least are found before adding |x|^2 and taking square roots:
+        # two passes over the (block, n) matrix instead of six
+        offsets = xp.matmul(members[start : start + step], scaled) + norms[None, :]
+        closest = _geometry.smallest_per_row(offsets, k + 1)
+        closest = xp.sqrt(xp.clip(closest + norms[start : start + step, None], min=0.0))
         # the nearest is the row itself (distance 0): leave out the least
-        closest = _geometry.smallest_per_row(distances, k + 1)
         total = xp.sum(closest, axis=1) - xp.min(closest, axis=1)
         parts.append(k / total)
     return parts[0] if len(parts) == 1 else xp.concat(parts)
