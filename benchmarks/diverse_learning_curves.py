@@ -35,7 +35,7 @@ as JSON (``--runs-dir``) and a plot:
     python benchmarks/diverse_learning_curves.py --batch 20 --runs-dir runs \
         --report-only --plot docs/_static/diverse_digits_20.png
     python benchmarks/diverse_learning_curves.py --dataset mnist --batch 100 \
-        --rounds 5 --runs-dir runs --plot docs/_static/diverse_mnist_100.png
+        --rounds 10 --runs-dir runs --plot docs/_static/diverse_mnist_100.png
 """
 
 import argparse
@@ -111,9 +111,12 @@ def strategies(n_samples=MC_SAMPLES, batchbald_prefilter=None):
 def load_data(args):
     """Return ``(X_pool, y_pool, X_test, y_test)``, pixels scaled to [0, 1]."""
     if args.dataset == "mnist":
-        from mnist_idx import load_mnist
+        from mnist_idx import MissingDataError, load_mnist
 
-        X_train, y_train, X_test, y_test = load_mnist(args.data_dir)
+        try:
+            X_train, y_train, X_test, y_test = load_mnist(args.data_dir)
+        except MissingDataError as exc:
+            raise SystemExit(f"MNIST is missing: {exc}") from None
         rows = np.random.default_rng(0).choice(
             len(X_train), args.pool_size, replace=False
         )
